@@ -2,4 +2,21 @@
 
 from jaxmeta.envs.registry import make, register, registered_names
 
+register("Taxi-v3", "jaxmeta.envs.taxi:make_taxi")
+register("LunarLander-v3", "jaxmeta.envs.lunar_lander:make_lunar_lander")
+register(
+    "LunarLanderContinuous-v3",
+    "jaxmeta.envs.lunar_lander:make_lunar_lander_continuous",
+)
+register("FourRooms-options", "jaxmeta.envs.four_rooms:make_four_rooms")
+register("Minigolf-v0", "jaxmeta.envs.minigolf:make_minigolf")
+register("Elikoeidis-v0", "jaxmeta.envs.elikoeidis:make_elikoeidis")
+register("Navigation2D-v0", "jaxmeta.envs.navigation2d:make_navigation2d")
+register(
+    "CartPoleContinuous-v1", "jaxmeta.envs.cartpole_continuous:make_cartpole_continuous"
+)
+register("brax-ant", "jaxmeta.envs.brax:make_brax_ant")
+register("brax-halfcheetah", "jaxmeta.envs.brax:make_brax_halfcheetah")
+register("brax-inverted_pendulum", "jaxmeta.envs.brax:make_brax_inverted_pendulum")
+
 __all__ = ["make", "register", "registered_names"]

@@ -14,6 +14,7 @@ import gymnax
 # name -> "jaxmeta.envs.module:factory". Each env module's owner edits its lines.
 _LAZY: dict[str, str] = {}
 _FACTORIES: dict[str, Callable] = {}
+_INSTANCES: dict[tuple, tuple] = {}
 
 
 def register(name: str, factory: Callable | str) -> None:
@@ -24,6 +25,8 @@ def register(name: str, factory: Callable | str) -> None:
         _FACTORIES.pop(name, None)
     else:
         _FACTORIES[name] = factory
+    for cached in [k for k in _INSTANCES if k[0] == name]:
+        del _INSTANCES[cached]
 
 
 def registered_names() -> list[str]:
@@ -45,12 +48,25 @@ def _resolve(name: str) -> Callable | None:
 def make(name: str, **options):
     """Build an environment by name, as `gymnax.make`.
 
-    Returns ``(env, env_params)``: a gymnax-contract env (``reset(key, params)``,
+    Env objects are pure and stateless, so one instance per (name, options) is
+    cached and shared: learners holding it then compare equal and jitted
+    functions keyed on them compile once. Returns ``(env, env_params)``: a gymnax-contract env (``reset(key, params)``,
     ``step(key, state, action, params)`` returning 6 values) and its default
     params pytree. Raises ValueError naming `name` and the allowed values.
     """
     if not isinstance(name, str):
         raise ValueError(f"env name must be a string, got {name!r}")
+    try:
+        cache_key = (name, tuple(sorted(options.items())))
+        hash(cache_key)
+    except TypeError:
+        return _build(name, options)
+    if cache_key not in _INSTANCES:
+        _INSTANCES[cache_key] = _build(name, options)
+    return _INSTANCES[cache_key]
+
+
+def _build(name: str, options: dict):
     factory = _resolve(name)
     if factory is not None:
         return factory(**options)

@@ -1,1 +1,1 @@
-
+"""Networks (flax.linen)."""

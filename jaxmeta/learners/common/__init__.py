@@ -1,1 +1,1 @@
-
+"""Pieces shared by inner learners: rollouts, GAE, policies, normalisation."""

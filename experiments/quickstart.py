@@ -1,0 +1,11 @@
+"""Quickstart: tune PPO on CartPole-v1 (same as `jaxmeta run quickstart`).
+
+    python experiments/quickstart.py [--seed N]
+"""
+
+import sys
+
+from jaxmeta.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["run", "quickstart", *sys.argv[1:]]))

@@ -1,0 +1,176 @@
+"""Task distributions: pure ``sample(key) -> env_params``.
+
+A task is an env_params pytree. A distribution is a frozen dataclass that holds,
+for each varied env_params field, a ``(low, high)`` range and draws that field
+uniformly from it. To write one for a new environment:
+
+1. subclass `TaskDistribution` with a frozen dataclass;
+2. declare one ``(low, high)`` field per varied env_params field (same name) and
+   list its allowed domain in the class variable ``domains``;
+3. set ``base_params`` (the env's default params) in ``default_base_params``;
+4. override ``derive`` if some env_params fields follow from the drawn ones.
+
+Ranges are checked in plain Python at construction: a bad range raises a
+ValueError naming the field and its allowed values, before anything compiles.
+``sample`` is pure, so ``jax.vmap(dist.sample)(keys)`` gives a batch of tasks
+whose every leaf has a leading axis ``[num_tasks, ...]``.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Allowed values of one range's ends: ``minimum (<|<=) x (<|<=) maximum``."""
+
+    minimum: float = -math.inf
+    maximum: float = math.inf
+    open_minimum: bool = False
+    open_maximum: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.minimum if self.open_minimum else value >= self.minimum
+        below = value < self.maximum if self.open_maximum else value <= self.maximum
+        return above and below
+
+    def describe(self) -> str:
+        left = "(" if self.open_minimum else "["
+        right = ")" if self.open_maximum else "]"
+        return f"{left}{self.minimum}, {self.maximum}{right}"
+
+
+POSITIVE = Domain(minimum=0.0, open_minimum=True)
+NONNEGATIVE = Domain(minimum=0.0)
+
+
+def check_range(name: str, value: Any, domain: Domain) -> tuple[float, float]:
+    """Validate a ``(low, high)`` range in plain Python; return it as floats.
+
+    Raises ValueError naming `name` and the allowed values.
+    """
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a (low, high) pair of numbers, got {value!r}"
+        ) from None
+    for end in (low, high):
+        if not (math.isfinite(end) and domain.contains(end)):
+            raise ValueError(
+                f"{name} must lie in {domain.describe()}, got ({low}, {high})"
+            )
+    if low > high:
+        raise ValueError(f"{name} needs low <= high, got ({low}, {high})")
+    return low, high
+
+
+@dataclass(frozen=True)
+class TaskDistribution:
+    """Base: uniform draws of the declared range fields into ``base_params``.
+
+    Subclasses declare range fields and ``domains: ClassVar[dict[str, Domain]]``;
+    ``shapes`` gives a field's draw shape (default scalar ``()``).
+    """
+
+    domains: ClassVar[dict[str, Domain]] = {}
+    shapes: ClassVar[dict[str, tuple[int, ...]]] = {}
+
+    def __post_init__(self):
+        for name, domain in self.domains.items():
+            object.__setattr__(
+                self, name, check_range(name, getattr(self, name), domain)
+            )
+        if getattr(self, "base_params", None) is None:
+            object.__setattr__(self, "base_params", self.default_base_params())
+
+    def default_base_params(self) -> Any:
+        """The env_params the drawn fields are written into."""
+        raise NotImplementedError
+
+    def derive(self, env_params: Any) -> Any:
+        """Recompute fields that follow from the drawn ones (default: none)."""
+        return env_params
+
+    def sample(self, key: jax.Array) -> Any:
+        """Draw one task.
+
+        Args:
+            key: a jax.random key.
+        Returns:
+            env_params with every range field replaced by a float32 draw of shape
+            ``shapes.get(field, ())``; vmapping over keys stacks a leading axis.
+        """
+        names = list(self.domains)
+        keys = jax.random.split(key, len(names))
+        drawn = {}
+        for key_field, name in zip(keys, names, strict=True):
+            low, high = getattr(self, name)
+            drawn[name] = jax.random.uniform(
+                key_field, self.shapes.get(name, ()), jnp.float32, low, high
+            )
+        return self.derive(self.base_params.replace(**drawn))
+
+
+def _cartpole_params():
+    from gymnax.environments.classic_control.cartpole import EnvParams
+
+    return EnvParams()
+
+
+@dataclass(frozen=True)
+class CartPoleTasks(TaskDistribution):
+    """CartPole-v1 tasks over pole mass, pole half-length and cart mass.
+
+    ``total_mass = masscart + masspole`` and ``polemass_length = masspole *
+    length`` are recomputed from each draw. ``base_params`` may be any env_params
+    with these fields (e.g. `CartPoleContinuous`'s).
+    """
+
+    masspole: tuple[float, float] = (0.05, 0.5)
+    length: tuple[float, float] = (0.25, 1.0)
+    masscart: tuple[float, float] = (0.5, 2.0)
+    base_params: Any = None
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "masspole": POSITIVE,
+        "length": POSITIVE,
+        "masscart": POSITIVE,
+    }
+
+    def default_base_params(self):
+        return _cartpole_params()
+
+    def derive(self, env_params):
+        return env_params.replace(
+            total_mass=env_params.masscart + env_params.masspole,
+            polemass_length=env_params.masspole * env_params.length,
+        )
+
+
+@dataclass(frozen=True)
+class PendulumTasks(TaskDistribution):
+    """Pendulum-v1 tasks over mass ``m``, length ``l``, gravity ``g`` and
+    ``max_torque``; a range with low == high keeps that field fixed."""
+
+    m: tuple[float, float] = (0.5, 2.0)
+    l: tuple[float, float] = (0.5, 2.0)  # noqa: E741 (gymnax's field name)
+    g: tuple[float, float] = (10.0, 10.0)
+    max_torque: tuple[float, float] = (2.0, 2.0)
+    base_params: Any = None
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "m": POSITIVE,
+        "l": POSITIVE,
+        "g": NONNEGATIVE,
+        "max_torque": POSITIVE,
+    }
+
+    def default_base_params(self):
+        from gymnax.environments.classic_control.pendulum import EnvParams
+
+        return EnvParams()

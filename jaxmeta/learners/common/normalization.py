@@ -1,0 +1,35 @@
+"""Running observation normalisation (parallel Welford / Chan et al. update)."""
+
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class RunningStats:
+    mean: jnp.ndarray  # [obs_dim]
+    var: jnp.ndarray  # [obs_dim]
+    count: jnp.ndarray  # []
+
+
+def init_running_stats(obs_dim: int) -> RunningStats:
+    """Empty statistics for observations of size `obs_dim`."""
+    return RunningStats(
+        mean=jnp.zeros(obs_dim), var=jnp.ones(obs_dim), count=jnp.asarray(1e-4)
+    )
+
+
+def update_running_stats(stats: RunningStats, batch: jnp.ndarray) -> RunningStats:
+    """Fold `batch: [n, obs_dim]` into `stats`."""
+    batch_mean = batch.mean(0)
+    batch_var = batch.var(0)
+    n = batch.shape[0]
+    total = stats.count + n
+    delta = batch_mean - stats.mean
+    mean = stats.mean + delta * n / total
+    m2 = stats.var * stats.count + batch_var * n + delta**2 * stats.count * n / total
+    return RunningStats(mean=mean, var=m2 / total, count=total)
+
+
+def normalize(stats: RunningStats, obs: jnp.ndarray, clip: float = 10.0):
+    """`obs: [..., obs_dim]` standardised by `stats` and clipped to ±clip."""
+    return jnp.clip((obs - stats.mean) / jnp.sqrt(stats.var + 1e-8), -clip, clip)

@@ -1,0 +1,92 @@
+"""Action distributions for discrete and continuous action spaces.
+
+`PolicyHead` is static (hashable) and derived from the env's action space; it
+builds the actor network and turns its output into samples, log-probabilities and
+entropies. Continuous actions are sampled unclipped (their log-probability is
+exact) and clipped to the action bounds only when sent to the environment.
+"""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnax.environments import spaces
+
+from jaxmeta.nets.mlp import DiscreteActor, GaussianActor
+
+_LOG_2PI = float(np.log(2 * np.pi))
+
+
+@dataclasses.dataclass(frozen=True)
+class PolicyHead:
+    discrete: bool
+    action_dim: int  # number of actions (discrete) or action size (continuous)
+    low: tuple[float, ...] = ()
+    high: tuple[float, ...] = ()
+    env_shape: tuple[int, ...] = ()  # the env's own action shape (continuous)
+
+    def actor(self, hidden, activation):
+        """The flax actor module for this action space."""
+        if self.discrete:
+            return DiscreteActor(self.action_dim, tuple(hidden), activation)
+        return GaussianActor(self.action_dim, tuple(hidden), activation)
+
+    def sample(self, key, out):
+        """Sample `(action, log_prob)`; out is the actor output for `[..., obs]`."""
+        if self.discrete:
+            action = jax.random.categorical(key, out)
+            return action, self.log_prob(out, action)
+        mean, log_std = out
+        action = mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
+        return action, self.log_prob(out, action)
+
+    def log_prob(self, out, action):
+        """Log-probability `[...]` of `action` (`[...]` int or `[..., dim]`)."""
+        if self.discrete:
+            logp_all = jax.nn.log_softmax(out)
+            return jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+        mean, log_std = out
+        z = (action - mean) * jnp.exp(-log_std)
+        return jnp.sum(-0.5 * z**2 - log_std - 0.5 * _LOG_2PI, -1)
+
+    def entropy(self, out):
+        """Entropy `[...]` of the action distribution."""
+        if self.discrete:
+            logp_all = jax.nn.log_softmax(out)
+            return -jnp.sum(jnp.exp(logp_all) * logp_all, -1)
+        mean, log_std = out
+        ent = jnp.sum(log_std + 0.5 * (1.0 + _LOG_2PI))
+        return jnp.broadcast_to(ent, mean.shape[:-1])
+
+    def mode(self, out):
+        """Most likely action."""
+        return jnp.argmax(out, -1) if self.discrete else out[0]
+
+    def to_env(self, action):
+        """The action sent to the environment (clipped for continuous spaces)."""
+        if self.discrete:
+            return action
+        clipped = jnp.clip(action, jnp.asarray(self.low), jnp.asarray(self.high))
+        return clipped.reshape(action.shape[:-1] + self.env_shape)
+
+
+def policy_head_for(env, env_params) -> PolicyHead:
+    """Build the `PolicyHead` matching `env.action_space(env_params)`."""
+    space = env.action_space(env_params)
+    if isinstance(space, spaces.Discrete):
+        return PolicyHead(True, int(space.n))
+    if isinstance(space, spaces.Box):
+        shape = tuple(space.shape) or (1,)
+        low = np.broadcast_to(np.asarray(space.low, np.float32), shape).ravel()
+        high = np.broadcast_to(np.asarray(space.high, np.float32), shape).ravel()
+        return PolicyHead(
+            False,
+            int(np.prod(shape)),
+            tuple(float(x) for x in low),
+            tuple(float(x) for x in high),
+            tuple(space.shape),
+        )
+    raise ValueError(
+        f"action_space must be gymnax Discrete or Box, got {type(space).__name__}"
+    )

@@ -1,0 +1,129 @@
+"""The battery every registered learner passes: smoke (discrete and continuous
+actions), member i of a vmapped population equals the unbatched run with
+`hparams[i]`, and a population with different hyperparameters compiles once.
+Results are computed once per learner (module fixtures) to keep compiles few."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxmeta.envs import make
+from jaxmeta.learners import LEARNERS, make_learner, train
+
+TINY = {
+    "ppo": dict(num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2,
+                hidden=(16, 16)),
+    "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
+}
+NUM_UPDATES = 4
+SIZE = 3
+TRACES = []
+
+
+def _counted_population_train(learner, keys, hparams, env_params, num_updates):
+    TRACES.append(type(learner).__name__)
+    return jax.vmap(train, in_axes=(None, 0, 0, None, None))(
+        learner, keys, hparams, env_params, num_updates
+    )
+
+
+population_train = jax.jit(_counted_population_train, static_argnums=(0, 4))
+single_train = jax.jit(train, static_argnums=(0, 4))
+
+
+def _population(learner, scale=1.0):
+    base = learner.default_hparams()
+    hparams = jax.tree_util.tree_map(lambda x: jnp.full((SIZE,), x), base)
+    return hparams.replace(
+        learning_rate=scale * jnp.geomspace(1e-4, 1e-2, SIZE).astype(jnp.float32),
+        gamma=jnp.linspace(0.9, 0.99, SIZE).astype(jnp.float32),
+    )
+
+
+@pytest.fixture(scope="module", params=sorted(LEARNERS))
+def cartpole_runs(request):
+    env, env_params = make("CartPole-v1")
+    learner = make_learner(request.param, env, **TINY[request.param])
+    keys = jax.random.split(jax.random.key(0), SIZE)
+    hparams = _population(learner)
+    batched = population_train(learner, keys, hparams, env_params, NUM_UPDATES)
+    singles = [
+        single_train(
+            learner, keys[i], jax.tree_util.tree_map(lambda x, i=i: x[i], hparams),
+            env_params, NUM_UPDATES,
+        )
+        for i in range(SIZE)
+    ]
+    # A second population with other numbers must reuse the compiled program.
+    population_train(learner, keys, _population(learner, 2.0), env_params,
+                     NUM_UPDATES)
+    return learner, batched, singles
+
+
+def test_every_learner_has_a_tiny_config():
+    assert set(TINY) == set(LEARNERS)
+
+
+def _check_contract(learner, state, metrics):
+    for field in ("episode_return", "episodes", "env_steps"):
+        assert metrics[field].shape == (NUM_UPDATES,)
+    steps = learner.num_envs * learner.num_steps
+    np.testing.assert_allclose(
+        metrics["env_steps"], steps * np.arange(1, NUM_UPDATES + 1)
+    )
+    assert int(state.update_count) == NUM_UPDATES
+    assert not bool(state.diverged)
+    finished = np.asarray(metrics["episodes"]) > 0
+    returns = np.asarray(metrics["episode_return"])
+    assert np.all(np.isfinite(returns[finished]))
+    assert np.all(np.isnan(returns[~finished]))
+    action = learner.act(jax.random.key(1), state, state.env.obs)
+    assert action.shape[0] == learner.num_envs
+
+
+def test_smoke_discrete_actions(cartpole_runs):
+    learner, _, singles = cartpole_runs
+    state, metrics = singles[0]
+    _check_contract(learner, state, metrics)
+    assert float(np.sum(metrics["episodes"])) > 0
+
+
+@pytest.mark.parametrize("name", sorted(LEARNERS))
+def test_smoke_continuous_actions(name):
+    env, env_params = make("Pendulum-v1")
+    learner = make_learner(name, env, **TINY[name])
+    state, metrics = single_train(
+        learner, jax.random.key(0), learner.default_hparams(), env_params,
+        NUM_UPDATES,
+    )
+    _check_contract(learner, state, metrics)
+    action = learner.act(jax.random.key(1), state, state.env.obs)
+    assert action.shape == (learner.num_envs, 1)
+    assert float(jnp.max(jnp.abs(action))) <= 2.0
+
+
+def test_vmapped_member_equals_unbatched_run(cartpole_runs):
+    _, (states, metrics), singles = cartpole_runs
+    for i, (state_i, metrics_i) in enumerate(singles):
+        for k in metrics_i:
+            np.testing.assert_allclose(
+                metrics[k][i], metrics_i[k], rtol=1e-5, atol=1e-5, err_msg=k
+            )
+        for a, b in zip(
+            jax.tree_util.tree_leaves(state_i.params),
+            jax.tree_util.tree_leaves(states.params),
+            strict=True,
+        ):
+            np.testing.assert_allclose(b[i], a, rtol=1e-5, atol=1e-5)
+
+
+def test_members_differ_when_hparams_differ(cartpole_runs):
+    _, (states, _), _ = cartpole_runs
+    leaf = jax.tree_util.tree_leaves(states.params)[0]
+    assert not np.allclose(leaf[0], leaf[-1])
+
+
+def test_population_with_different_hparams_compiles_once(cartpole_runs):
+    learner = cartpole_runs[0]
+    assert TRACES.count(type(learner).__name__) == 1
