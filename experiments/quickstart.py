@@ -1,6 +1,6 @@
 """Quickstart: tune PPO on CartPole-v1 (same as `jaxmeta run quickstart`).
 
-    python experiments/quickstart.py [--seed N]
+python experiments/quickstart.py [--seed N]
 """
 
 import sys

@@ -50,9 +50,10 @@ def make(name: str, **options):
 
     Env objects are pure and stateless, so one instance per (name, options) is
     cached and shared: learners holding it then compare equal and jitted
-    functions keyed on them compile once. Returns ``(env, env_params)``: a gymnax-contract env (``reset(key, params)``,
-    ``step(key, state, action, params)`` returning 6 values) and its default
-    params pytree. Raises ValueError naming `name` and the allowed values.
+    functions keyed on them compile once. Returns ``(env, env_params)``: a
+    gymnax-contract env (``reset(key, params)``, ``step(key, state, action,
+    params)`` returning 6 values) and its default params pytree. Raises
+    ValueError naming `name` and the allowed values.
     """
     if not isinstance(name, str):
         raise ValueError(f"env name must be a string, got {name!r}")

@@ -4,7 +4,8 @@ GAE(λ) advantages, clipped policy and value losses, entropy bonus, shuffled
 minibatches over several epochs, global-norm gradient clipping, optional running
 observation normalisation; discrete (categorical) and continuous (diagonal
 Gaussian) actions. Truncated episodes bootstrap from the value of the final
-observation. Separate actor and critic MLPs, one Adam over both.
+observation (`bootstrap_truncation`). Separate actor and critic MLPs, one Adam
+over both.
 """
 
 import dataclasses
@@ -69,6 +70,10 @@ class PPO:
     normalize_obs: bool = False
     normalize_advantages: bool = True
     clip_value_loss: bool = True
+    # Credit truncated (time-limit) episodes with V(final obs): one more critic
+    # pass over the rollout. Off reproduces implementations that treat a
+    # truncation as a termination (rejax, purejaxrl).
+    bootstrap_truncation: bool = True
 
     def __post_init__(self):
         check_positive_ints(
@@ -183,8 +188,10 @@ class PPO:
         last_value = critic.apply(
             params["critic"], policy_input(env, env.obs, self.normalize_obs)
         )
-        final_value = critic.apply(params["critic"], traj.final_obs)
-        rewards = traj.reward + hparams.gamma * final_value * traj.truncated
+        rewards = traj.reward
+        if self.bootstrap_truncation:
+            final_value = critic.apply(params["critic"], traj.final_obs)
+            rewards = rewards + hparams.gamma * final_value * traj.truncated
         advantage, target = gae_advantages(
             rewards,
             traj.value,

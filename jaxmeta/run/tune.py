@@ -52,6 +52,12 @@ class TuneConfig:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+_evaluate_population = jax.jit(
+    jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None)),
+    static_argnums=(0, 4, 5),
+)
+
+
 def _member_rows(round_index, hparams, returns, scores, failed, curves):
     names = [f.name for f in dataclasses.fields(hparams)]
     rows = []
@@ -88,10 +94,6 @@ def run_tune(config: TuneConfig, out_root: str = "runs", quiet: bool = False):
     key_search, key_rounds = jax.random.split(key)
     meta_params = searcher.default_meta_params()
     state = searcher.init(key_search, meta_params)
-    eval_fn = jax.jit(
-        jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None)),
-        static_argnums=(0, 4, 5),
-    )
     rounds, rows, best_members = [], [], []
     for r in range(config.rounds):
         key_ask, key_train, key_eval, key_tell = jax.random.split(
@@ -111,7 +113,7 @@ def run_tune(config: TuneConfig, out_root: str = "runs", quiet: bool = False):
         )
         bar.close()
         eval_keys = jax.random.split(key_eval, config.population_size)
-        returns, _ = eval_fn(
+        returns, _ = _evaluate_population(
             learner,
             eval_keys,
             states,

@@ -10,6 +10,7 @@ Searchers work in the unconstrained coordinates of a `SearchSpace`; see
 By name: `jaxmeta.search.make("random" | "grid" | "evosax", space, pop, ...)`.
 """
 
+from jaxmeta.search.bayes import BayesSearch
 from jaxmeta.search.evosax_adapter import EvosaxSearch
 from jaxmeta.search.grid_search import GridSearch
 from jaxmeta.search.random_search import RandomSearch
@@ -24,6 +25,7 @@ from jaxmeta.search.space import (
 
 __all__ = [
     "Categorical",
+    "BayesSearch",
     "EvosaxSearch",
     "GridSearch",
     "LogUniform",

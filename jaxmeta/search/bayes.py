@@ -22,9 +22,11 @@ from jaxmeta.search.acquisition import ACQUISITIONS, propose_batch
 from jaxmeta.search.base import (
     check_scores,
     check_searcher_config,
+    initial_best,
     population_z,
     sanitise_scores,
     tell_metrics,
+    update_best,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
@@ -45,13 +47,18 @@ class BayesMetaParams:
 class BayesState:
     """unit_x: [max_observations, dim] stored points in the unit cube; scores:
     [max_observations]; mask: [max_observations] which slots hold a valid score;
-    num_told: [] scores received (valid or not); hyperparams: last GP fit."""
+    num_told: [] scores received (valid or not); hyperparams: last GP fit;
+    best_z: [dim] best evaluated point (unconstrained); best_score: [];
+    generation: [] number of tells."""
 
     unit_x: Array
     scores: Array
     mask: Array
     num_told: Array
     hyperparams: GPHyperparams
+    best_z: Array
+    best_score: Array
+    generation: Array
 
 
 def latin_hypercube(key: Key, n: int, dim: int) -> Array:
@@ -136,6 +143,9 @@ class BayesSearch:
             mask=jnp.zeros(size, bool),
             num_told=jnp.asarray(0),
             hyperparams=make_hyperparams(jnp.full(dim, 0.3), 1.0, 1e-3),
+            best_z=initial_best(self.space),
+            best_score=jnp.float32(-jnp.inf),
+            generation=jnp.int32(0),
         )
 
     def propose_unit(
@@ -203,19 +213,20 @@ class BayesSearch:
         # Keep valid entries first, best first, so a full buffer drops the worst.
         order = jnp.argsort(jnp.where(all_mask, -all_scores, jnp.inf), stable=True)
         keep = order[: self.max_observations]
+        best_z, best_score = update_best(z, scores, state.best_z, state.best_score)
         state = state.replace(
+            best_z=best_z,
+            best_score=best_score,
+            generation=state.generation + 1,
             unit_x=all_x[keep],
             scores=all_scores[keep],
             mask=all_mask[keep],
             num_told=state.num_told + self.population_size,
         )
-        best_score = jnp.max(jnp.where(state.mask, state.scores, -jnp.inf))
         metrics = tell_metrics(scores, invalid, best_score)
         metrics["meta/num_observations"] = jnp.sum(state.mask).astype(jnp.int32)
         return state, metrics
 
     def best_hparams(self, state: BayesState) -> PyTree:
-        """The best stored config, unbatched hparams."""
-        index = jnp.argmax(jnp.where(state.mask, state.scores, -jnp.inf))
-        low, high = self.space.bounds
-        return self.space.to_hparams(low + state.unit_x[index] * (high - low))
+        """The best config seen so far, unbatched hparams."""
+        return self.space.to_hparams(state.best_z)

@@ -12,6 +12,7 @@ _LAZY: dict[str, str] = {
     "random": "jaxmeta.search.random_search:RandomSearch",
     "grid": "jaxmeta.search.grid_search:GridSearch",
     "evosax": "jaxmeta.search.evosax_adapter:EvosaxSearch",
+    "bayes": "jaxmeta.search.bayes:BayesSearch",
 }
 _CLASSES: dict[str, type] = {}
 

@@ -300,25 +300,24 @@ def test_continuous_env_jits_autoresets_and_is_deterministic():
     env, params = make("LunarLanderContinuous-v3", enable_wind=True)
 
     @jax.jit
-    def random_step(key, state):
-        key_act, key_step = jax.random.split(key)
-        action = jax.random.uniform(key_act, (2,), minval=-1.0, maxval=1.0)
-        return env.step(key_step, state, action, params)
-
     def run(key):
         key_reset, key_run = jax.random.split(key)
         _, state = env.reset(key_reset, params)
-        rewards, ends = [], 0
-        for key_step in jax.random.split(key_run, 200):
-            obs, state, reward, term, trunc, _ = random_step(key_step, state)
-            assert obs.shape == (8,) and np.isfinite(np.asarray(obs)).all()
-            rewards.append(float(reward))
-            ends += bool(term | trunc)
-        return np.array(rewards), ends
 
-    rewards, ends = run(jax.random.key(3))
-    assert ends >= 1 and np.isfinite(rewards).all()
-    np.testing.assert_array_equal(rewards, run(jax.random.key(3))[0])
+        def step(state, key):
+            key_act, key_step = jax.random.split(key)
+            action = jax.random.uniform(key_act, (2,), minval=-1.0, maxval=1.0)
+            obs, state, reward, term, trunc, _ = env.step(
+                key_step, state, action, params
+            )
+            return state, (obs, reward, term | trunc)
+
+        return jax.lax.scan(step, state, jax.random.split(key_run, 200))[1]
+
+    obs, rewards, ends = run(jax.random.key(3))
+    assert obs.shape == (200, 8) and np.isfinite(np.asarray(obs)).all()
+    assert int(ends.sum()) >= 1 and np.isfinite(np.asarray(rewards)).all()
+    np.testing.assert_array_equal(rewards, run(jax.random.key(3))[1])
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ from jaxmeta.envs import make
 from jaxmeta.learners import LEARNERS, make_learner, train
 
 TINY = {
-    "ppo": dict(num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2,
-                hidden=(16, 16)),
+    "ppo": dict(
+        num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
+    ),
     "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
 }
 NUM_UPDATES = 4
@@ -50,14 +51,16 @@ def cartpole_runs(request):
     batched = population_train(learner, keys, hparams, env_params, NUM_UPDATES)
     singles = [
         single_train(
-            learner, keys[i], jax.tree_util.tree_map(lambda x, i=i: x[i], hparams),
-            env_params, NUM_UPDATES,
+            learner,
+            keys[i],
+            jax.tree_util.tree_map(lambda x, i=i: x[i], hparams),
+            env_params,
+            NUM_UPDATES,
         )
         for i in range(SIZE)
     ]
     # A second population with other numbers must reuse the compiled program.
-    population_train(learner, keys, _population(learner, 2.0), env_params,
-                     NUM_UPDATES)
+    population_train(learner, keys, _population(learner, 2.0), env_params, NUM_UPDATES)
     return learner, batched, singles
 
 
@@ -94,7 +97,10 @@ def test_smoke_continuous_actions(name):
     env, env_params = make("Pendulum-v1")
     learner = make_learner(name, env, **TINY[name])
     state, metrics = single_train(
-        learner, jax.random.key(0), learner.default_hparams(), env_params,
+        learner,
+        jax.random.key(0),
+        learner.default_hparams(),
+        env_params,
         NUM_UPDATES,
     )
     _check_contract(learner, state, metrics)

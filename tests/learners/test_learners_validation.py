@@ -69,9 +69,18 @@ def test_population_size_zero(cartpole):
     env, env_params = cartpole
     learner = PPO(env, num_envs=2, num_steps=4, num_minibatches=1)
     empty = learner.default_hparams().replace(learning_rate=jnp.zeros((0,)))
-    empty = empty.replace(**{
-        f: jnp.zeros((0,)) for f in ("gamma", "gae_lambda", "clip_eps", "ent_coef",
-                                     "vf_coef", "max_grad_norm")
-    })
+    empty = empty.replace(
+        **{
+            f: jnp.zeros((0,))
+            for f in (
+                "gamma",
+                "gae_lambda",
+                "clip_eps",
+                "ent_coef",
+                "vf_coef",
+                "max_grad_norm",
+            )
+        }
+    )
     with pytest.raises(ValueError, match="population_size"):
         train_population(learner, None, empty, env_params, 2)

@@ -24,32 +24,37 @@ SCRIPT = textwrap.dedent(
     hp = jax.tree_util.tree_map(lambda x: jnp.full((pop,), x), base)
     hp = hp.replace(learning_rate=jnp.geomspace(1e-4, 1e-2, pop).astype(jnp.float32))
     key = jax.random.key(3)
-    mesh = population_mesh(jax.devices()[: int(sys.argv[1])])
-    states, metrics, _ = train_population(learner, key, hp, env_params, 4, 2,
-                                          mesh=mesh)
-    leaves = jax.tree_util.tree_leaves(states.params)
-    np.savez(sys.argv[2], ret=metrics["episode_return"],
-             loss=metrics["train/value_loss"], **{f"p{i}": np.asarray(x)
-             for i, x in enumerate(leaves)})
+    for devices, out in ((1, sys.argv[1]), (8, sys.argv[2])):
+        mesh = population_mesh(jax.devices()[:devices])
+        states, metrics, _ = train_population(learner, key, hp, env_params, 4, 2,
+                                              mesh=mesh)
+        leaves = jax.tree_util.tree_leaves(states.params)
+        assert len(leaves[0].sharding.device_set) == devices
+        np.savez(out, ret=metrics["episode_return"],
+                 loss=metrics["train/value_loss"], **{f"p{i}": np.asarray(x)
+                 for i, x in enumerate(leaves)})
     print(len(jax.devices()))
     """
 )
 
 
-def _run(devices, out, tmp_path):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8")
+def test_sharded_over_8_devices_equals_one_device(tmp_path):
+    flags = os.environ.get("XLA_FLAGS", "")
+    env = dict(
+        os.environ, XLA_FLAGS=f"{flags} --xla_force_host_platform_device_count=8"
+    )
+    one_path, eight_path = tmp_path / "one.npz", tmp_path / "eight.npz"
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(devices), str(out)],
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+        [sys.executable, "-c", SCRIPT, str(one_path), str(eight_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("8")
-    return np.load(out)
-
-
-def test_sharded_over_8_devices_equals_one_device(tmp_path):
-    one = _run(1, tmp_path / "one.npz", tmp_path)
-    eight = _run(8, tmp_path / "eight.npz", tmp_path)
+    one, eight = np.load(one_path), np.load(eight_path)
     assert set(one.files) == set(eight.files)
     for name in one.files:
         np.testing.assert_allclose(

@@ -17,8 +17,9 @@ def _tiny(**overrides):
         name="tiny",
         env="CartPole-v1",
         learner="ppo",
-        learner_config=dict(num_envs=2, num_steps=8, num_epochs=1,
-                            num_minibatches=1, hidden=(8,)),
+        learner_config=dict(
+            num_envs=2, num_steps=8, num_epochs=1, num_minibatches=1, hidden=(8,)
+        ),
         dims=dict(learning_rate=LogUniform(1e-4, 1e-2), clip_eps=Uniform(0.1, 0.3)),
         searcher="random",
         population_size=3,
@@ -35,8 +36,13 @@ def _tiny(**overrides):
 
 def test_tune_writes_run_directory(tmp_path):
     run_dir, rows = run_tune(_tiny(), out_root=str(tmp_path), quiet=True)
-    for name in ("config.json", "metrics.csv", "members.csv",
-                 "learning_curve.png", "best_config.json"):
+    for name in (
+        "config.json",
+        "metrics.csv",
+        "members.csv",
+        "learning_curve.png",
+        "best_config.json",
+    ):
         assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
     with open(os.path.join(run_dir, "metrics.csv")) as f:
         metric_rows = list(csv.DictReader(f))

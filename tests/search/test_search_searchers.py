@@ -95,6 +95,14 @@ GRID_POINTS = (3, 2, 2)
 SEARCHER_OPTIONS = {
     "grid": {"points_per_dim": GRID_POINTS},
     "evosax": {"strategy": "CMA_ES"},
+    # Small GP and acquisition budgets: this battery checks the contract, not
+    # optimisation quality (tests/search/test_search_bayes.py does that).
+    "bayes": {
+        "max_observations": 64,
+        "num_candidates": 64,
+        "refine_steps": 5,
+        "fit_steps": 30,
+    },
 }
 _RUNS = {}
 
