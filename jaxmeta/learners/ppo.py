@@ -17,6 +17,7 @@ from flax import struct
 
 from jaxmeta.learners.base import check_positive_ints, keep_if_finite
 from jaxmeta.learners.common.gae import gae_advantages
+from jaxmeta.learners.common.minibatch import shuffled_minibatches
 from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
 from jaxmeta.learners.common.rollout import (
     EnvCarry,
@@ -219,11 +220,7 @@ class PPO:
             return (optax.apply_updates(params, updates), opt_state), aux
 
         def epoch(carry, key):
-            perm = jax.random.permutation(key, self.batch_size)
-            shuffled = jax.tree_util.tree_map(
-                lambda x: x[perm].reshape((self.num_minibatches, -1) + x.shape[1:]),
-                batch,
-            )
+            shuffled = shuffled_minibatches(key, batch, self.num_minibatches)
             return jax.lax.scan(minibatch_step, carry, shuffled)
 
         (new_params, opt_state), aux = jax.lax.scan(

@@ -79,7 +79,7 @@ def plot_learning_curves(path: str, rounds: list[dict], best: list[int]) -> None
                 color=f"C{r}",
                 alpha=1.0 if bold else 0.15,
                 lw=2.0 if bold else 0.8,
-                label=f"round {r} best" if bold else None,
+                label=f"round {r + 1} best" if bold else None,
             )
         offset += curves.shape[1]
     ax.set_xlabel("update (rounds side by side)")

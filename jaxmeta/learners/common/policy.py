@@ -45,7 +45,10 @@ class PolicyHead:
         """Log-probability `[...]` of `action` (`[...]` int or `[..., dim]`)."""
         if self.discrete:
             logp_all = jax.nn.log_softmax(out)
-            return jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+            # A one-hot contraction, not a gather: under vmap a gather (and its
+            # scatter-add gradient) runs element by element on CPU.
+            one_hot = jax.nn.one_hot(action, self.action_dim, dtype=logp_all.dtype)
+            return jnp.sum(logp_all * one_hot, -1)
         mean, log_std = out
         z = (action - mean) * jnp.exp(-log_std)
         return jnp.sum(-0.5 * z**2 - log_std - 0.5 * _LOG_2PI, -1)
