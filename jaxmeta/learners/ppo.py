@@ -18,14 +18,20 @@ from flax import struct
 from jaxmeta.learners.base import check_positive_ints, keep_if_finite
 from jaxmeta.learners.common.gae import gae_advantages
 from jaxmeta.learners.common.minibatch import shuffled_minibatches
+from jaxmeta.learners.common.on_policy import (
+    OnPolicyState,
+    checked_hidden,
+    float32_defaults,
+    initial_state,
+    sample_env_action,
+)
 from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
 from jaxmeta.learners.common.rollout import (
-    EnvCarry,
     collect_rollout,
     init_env_carry,
     policy_input,
 )
-from jaxmeta.nets.mlp import Critic, check_activation
+from jaxmeta.nets.mlp import Critic
 
 
 @struct.dataclass
@@ -37,15 +43,6 @@ class PPOHParams:
     ent_coef: jax.Array = 0.01
     vf_coef: jax.Array = 0.5
     max_grad_norm: jax.Array = 0.5
-
-
-@struct.dataclass
-class PPOState:
-    params: dict  # {"actor": ..., "critic": ...}
-    opt_state: optax.OptState
-    env: EnvCarry
-    update_count: jax.Array  # [] int32
-    diverged: jax.Array  # [] bool
 
 
 def _optimizer(hparams):
@@ -88,10 +85,8 @@ class PPO:
                 f"num_minibatches ({self.num_minibatches}) must divide "
                 f"num_envs * num_steps ({self.batch_size})"
             )
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden must be positive layer widths, got {self.hidden}")
-        check_activation(self.activation)
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        hidden = checked_hidden(self.hidden, self.activation)
+        object.__setattr__(self, "hidden", hidden)
 
     @property
     def batch_size(self) -> int:
@@ -113,11 +108,9 @@ class PPO:
 
     def default_hparams(self) -> PPOHParams:
         """Defaults as float32 scalars."""
-        return jax.tree_util.tree_map(
-            lambda x: jnp.asarray(x, jnp.float32), PPOHParams()
-        )
+        return float32_defaults(PPOHParams)
 
-    def init(self, key, hparams: PPOHParams, env_params) -> PPOState:
+    def init(self, key, hparams: PPOHParams, env_params) -> OnPolicyState:
         """Networks, optimizer state and `num_envs` reset envs."""
         key_actor, key_critic, key_env = jax.random.split(key, 3)
         env = init_env_carry(key_env, self.env, env_params, self.num_envs)
@@ -127,16 +120,13 @@ class PPO:
             "critic": self._critic().init(key_critic, obs),
         }
         opt_state = _optimizer(hparams).init(params)
-        return PPOState(
-            params, opt_state, env, jnp.asarray(0, jnp.int32), jnp.asarray(False)
-        )
+        return initial_state(params, opt_state, env)
 
-    def act(self, key, state: PPOState, obs):
+    def act(self, key, state: OnPolicyState, obs):
         """Sample env actions for raw `obs: [N, obs_dim]`."""
-        obs_in = policy_input(state.env, obs, self.normalize_obs)
-        out = self._actor().apply(state.params["actor"], obs_in)
-        action, _ = self.head.sample(key, out)
-        return self.head.to_env(action)
+        return sample_env_action(
+            key, self.head, self._actor(), state, obs, self.normalize_obs
+        )
 
     def _loss(self, params, batch, hparams):
         head = self.head
@@ -161,7 +151,7 @@ class PPO:
         approx_kl = ((ratio - 1.0) - jnp.log(ratio)).mean()
         return loss, (policy_loss, value_loss, entropy, approx_kl)
 
-    def update(self, key, state: PPOState, hparams: PPOHParams, env_params):
+    def update(self, key, state: OnPolicyState, hparams: PPOHParams, env_params):
         """One rollout of `num_envs x num_steps` then `num_epochs` of minibatch SGD.
 
         Returns `(state, metrics)` with scalar metrics `episode_return`,
@@ -229,7 +219,7 @@ class PPO:
             jax.random.split(key_epochs, self.num_epochs),
         )
         count = state.update_count + 1
-        new_state = PPOState(new_params, opt_state, env, count, state.diverged)
+        new_state = OnPolicyState(new_params, opt_state, env, count, state.diverged)
         new_state = keep_if_finite(state, new_state, lambda s: s.params)
         policy_loss, value_loss, entropy, approx_kl = (a.mean() for a in aux)
         metrics = {

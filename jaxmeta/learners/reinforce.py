@@ -17,14 +17,20 @@ from flax import struct
 
 from jaxmeta.learners.base import check_positive_ints, keep_if_finite
 from jaxmeta.learners.common.gae import discounted_returns
+from jaxmeta.learners.common.on_policy import (
+    OnPolicyState,
+    checked_hidden,
+    float32_defaults,
+    initial_state,
+    sample_env_action,
+)
 from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
 from jaxmeta.learners.common.rollout import (
-    EnvCarry,
     collect_rollout,
     init_env_carry,
     policy_input,
 )
-from jaxmeta.nets.mlp import Critic, check_activation
+from jaxmeta.nets.mlp import Critic
 
 BASELINES = ("none", "learned")
 
@@ -36,15 +42,6 @@ class ReinforceHParams:
     ent_coef: jax.Array = 0.0
     vf_coef: jax.Array = 0.5
     max_grad_norm: jax.Array = 1.0
-
-
-@struct.dataclass
-class ReinforceState:
-    params: dict  # {"actor": ...} plus "critic" with a learned baseline
-    opt_state: optax.OptState
-    env: EnvCarry
-    update_count: jax.Array  # [] int32
-    diverged: jax.Array  # [] bool
 
 
 def _optimizer(hparams):
@@ -73,10 +70,8 @@ class Reinforce:
             raise ValueError(
                 f"baseline must be one of {BASELINES}, got {self.baseline!r}"
             )
-        if not self.hidden or any(int(h) <= 0 for h in self.hidden):
-            raise ValueError(f"hidden must be positive layer widths, got {self.hidden}")
-        check_activation(self.activation)
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        hidden = checked_hidden(self.hidden, self.activation)
+        object.__setattr__(self, "hidden", hidden)
 
     @property
     def steps_per_update(self) -> int:
@@ -98,11 +93,9 @@ class Reinforce:
 
     def default_hparams(self) -> ReinforceHParams:
         """Defaults as float32 scalars."""
-        return jax.tree_util.tree_map(
-            lambda x: jnp.asarray(x, jnp.float32), ReinforceHParams()
-        )
+        return float32_defaults(ReinforceHParams)
 
-    def init(self, key, hparams: ReinforceHParams, env_params) -> ReinforceState:
+    def init(self, key, hparams: ReinforceHParams, env_params) -> OnPolicyState:
         """Networks, optimizer state and `num_envs` reset envs."""
         key_actor, key_critic, key_env = jax.random.split(key, 3)
         env = init_env_carry(key_env, self.env, env_params, self.num_envs)
@@ -110,15 +103,13 @@ class Reinforce:
         if self.uses_baseline:
             params["critic"] = self._critic().init(key_critic, env.obs[:1])
         opt_state = _optimizer(hparams).init(params)
-        return ReinforceState(
-            params, opt_state, env, jnp.asarray(0, jnp.int32), jnp.asarray(False)
-        )
+        return initial_state(params, opt_state, env)
 
-    def act(self, key, state: ReinforceState, obs):
+    def act(self, key, state: OnPolicyState, obs):
         """Sample env actions for raw `obs: [N, obs_dim]`."""
-        obs_in = policy_input(state.env, obs, self.normalize_obs)
-        out = self._actor().apply(state.params["actor"], obs_in)
-        return self.head.to_env(self.head.sample(key, out)[0])
+        return sample_env_action(
+            key, self.head, self._actor(), state, obs, self.normalize_obs
+        )
 
     def _value(self, params, obs):
         if not self.uses_baseline:
@@ -140,7 +131,7 @@ class Reinforce:
             loss = loss + hparams.vf_coef * value_loss
         return loss, (policy_loss, value_loss, entropy)
 
-    def update(self, key, state: ReinforceState, hparams: ReinforceHParams, env_params):
+    def update(self, key, state: OnPolicyState, hparams: ReinforceHParams, env_params):
         """One rollout then one gradient step on the whole batch.
 
         Returns `(state, metrics)`: `episode_return`, `episodes`, `env_steps`
@@ -171,7 +162,7 @@ class Reinforce:
         grads, aux = jax.grad(self._loss, has_aux=True)(params, traj, returns, hparams)
         updates, opt_state = tx.update(grads, state.opt_state, params)
         count = state.update_count + 1
-        new_state = ReinforceState(
+        new_state = OnPolicyState(
             optax.apply_updates(params, updates), opt_state, env, count, state.diverged
         )
         new_state = keep_if_finite(state, new_state, lambda s: s.params)
