@@ -53,6 +53,8 @@ def test_pure_trees_interpolate_the_training_data(key):
     np.testing.assert_allclose(predict_small(params, x), y, atol=1e-5)
     # Breadth-first allocation in pairs: at most 2n - 1 nodes.
     assert params.feature.shape == (3, 2 * SMALL_SIZE - 1)
+    # Every sample ends in a leaf: no split node keeps a value.
+    assert np.all(np.asarray(params.value)[np.asarray(params.feature) >= 0] == 0)
 
 
 def test_vmap_over_datasets_equals_single_fits_and_ignores_padding(key):
