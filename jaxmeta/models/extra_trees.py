@@ -167,8 +167,11 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
 
     def grow_chunk(chunk):  # -> 4 x [per_chunk, max_nodes]
         chunk_seeds, chunk_dataset = chunk
+        chunk_table, tree_dataset = table, chunk_dataset
+        if per_chunk == 1:  # the loop then gathers from one dataset's rows only
+            chunk_table, tree_dataset = table[chunk_dataset], jnp.zeros(1, jnp.int32)
         return grow_trees(
-            chunk_seeds, chunk_dataset, table, min_split[chunk_dataset],
+            chunk_seeds, tree_dataset, chunk_table, min_split[chunk_dataset],
             num_features, config.max_depth, max_nodes, slots_per_tree, x.shape[-1],
         )  # fmt: skip
 
