@@ -6,7 +6,7 @@ with n_jobs=1 and n_jobs=-1). Compilation is excluded (compiled ahead of time) a
 every jax result is blocked on. Also prints held-out R^2 of both.
 
     python benchmarks/extra_trees.py [--num-trees 10] [--max-features 20]
-        [--batch 32] [--trees-per-batch 1] [--repeats 1]
+        [--batch 32] [--trees-per-batch N] [--repeats 1]
 """
 
 import argparse
@@ -49,7 +49,7 @@ def main():
     parser.add_argument("--max-features", type=int, default=NUM_FEATURES)
     parser.add_argument("--min-samples-split", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--trees-per-batch", type=int, default=1)
+    parser.add_argument("--trees-per-batch", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
 

@@ -29,6 +29,9 @@ import jax.numpy as jnp
 from jaxmeta.models.tree_growth import grow_trees
 from jaxmeta.types import Array, Key
 
+# Trees grown at once off the CPU; not measured here (no accelerator was lent).
+ACCELERATOR_TREES_PER_BATCH = 64
+
 
 class ForestParams(NamedTuple):
     feature: Array  # [num_trees, max_nodes] int32, -1 at leaves
@@ -49,15 +52,15 @@ class ExtraTrees:
     max_depth: levels grown at most (also the loop length of `predict`).
     trees_per_batch: trees grown side by side as one flat problem (counted over
         all datasets of a vmapped fit); chunks run one after another. Memory is
-        O(trees_per_batch * n * (d + K)). 1 is fastest on a CPU, where a tree's
-        tables then stay in cache; accelerators want hundreds.
+        O(trees_per_batch * n * (d + K)). None = 1 on a CPU (fastest there: a
+        tree's tables stay in cache), else `ACCELERATOR_TREES_PER_BATCH`.
     """
 
     num_trees: int = 50
     max_features: int | None = None
     min_samples_split: int | float = 2
     max_depth: int = 32
-    trees_per_batch: int = 1
+    trees_per_batch: int | None = None
 
     def __post_init__(self):
         _check_int("num_trees", self.num_trees, 1)
@@ -72,7 +75,8 @@ class ExtraTrees:
         else:
             _check_int("min_samples_split", split, 2)
         _check_int("max_depth", self.max_depth, 1)
-        _check_int("trees_per_batch", self.trees_per_batch, 1)
+        if self.trees_per_batch is not None:
+            _check_int("trees_per_batch", self.trees_per_batch, 1)
 
     def fit(self, key: Key, x: Array, y: Array, weights: Array | None = None):
         """Grow the forest.
@@ -157,7 +161,11 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
     table = jnp.concatenate([x, y[..., None], weights[..., None]], axis=-1)
     table = jnp.pad(table, ((0, 0), (0, 0), (0, (-table.shape[-1]) % 8)))
     num_trees = num_datasets * config.num_trees
-    per_chunk = min(config.trees_per_batch, num_trees)
+    per_chunk = config.trees_per_batch
+    if per_chunk is None:
+        cpu = jax.default_backend() == "cpu"
+        per_chunk = 1 if cpu else ACCELERATOR_TREES_PER_BATCH
+    per_chunk = min(per_chunk, num_trees)
     num_chunks = -(-num_trees // per_chunk)
     padding = num_chunks * per_chunk - num_trees
     tree_dataset = jnp.repeat(jnp.arange(num_datasets), config.num_trees)
