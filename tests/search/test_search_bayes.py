@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from flax import struct
 
+from jaxmeta.models.acquisition import log_expected_improvement, log_h
 from jaxmeta.search import SearchSpace, Uniform
-from jaxmeta.search.acquisition import log_expected_improvement, log_h
 from jaxmeta.search.bayes import BayesSearch
 
 
