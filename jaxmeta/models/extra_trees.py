@@ -199,11 +199,18 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
 def _predict_tree(tree: ForestParams, x: Array, max_depth: int) -> Array:
     """One tree's prediction. x: [m, d] -> [m]."""
 
-    def step(_, node):
+    def step(carry):
+        depth, node, _ = carry
         feature = tree.feature[node]
         x_at = jnp.take_along_axis(x, jnp.maximum(feature, 0)[:, None], 1)[:, 0]
         child = tree.left_child[node] + (x_at > tree.threshold[node])
-        return jnp.where(feature < 0, node, child)
+        node = jnp.where(feature < 0, node, child)
+        return depth + 1, node, jnp.any(tree.feature[node] >= 0)
 
-    node = jax.lax.fori_loop(0, max_depth, step, jnp.zeros(x.shape[0], jnp.int32))
+    # Stops when every point sits in a leaf: shallow trees (a fraction n_min, as
+    # in FQI) would otherwise walk all max_depth steps.
+    start = (0, jnp.zeros(x.shape[0], jnp.int32), tree.feature[0] >= 0)
+    _, node, _ = jax.lax.while_loop(
+        lambda carry: (carry[0] < max_depth) & carry[2], step, start
+    )
     return tree.value[node]
