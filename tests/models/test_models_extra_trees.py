@@ -145,3 +145,16 @@ def test_r2_matches_sklearn_on_friedman1():
 def test_r2_matches_sklearn_on_smooth_20d_function():
     x, y = _smooth_20d(6_000, 5)
     _compare_with_sklearn(x[:5_000], y[:5_000], x[5_000:], y[5_000:], 10, 7)
+
+
+def test_padding_changes_nothing_with_a_fractional_min_split(key):
+    x, y = _step_data(120, 6)
+    forest = ExtraTrees(num_trees=2, max_features=2, min_samples_split=0.05)
+    x_pad = np.concatenate([x, np.full((30, 3), 5.0, np.float32)])
+    y_pad = np.concatenate([y, np.full(30, -50.0, np.float32)])
+    weights = np.concatenate([np.ones(120), np.zeros(30)])
+    x_test = _step_data(40, 7)[0]
+    plain = forest.predict(forest.fit(key, x, y), x_test)
+    padded = forest.predict(forest.fit(key, x_pad, y_pad, weights), x_test)
+    # n_min = ceil(0.05 * valid samples) = 6 on both; padding is never counted.
+    np.testing.assert_array_equal(plain, padded)
