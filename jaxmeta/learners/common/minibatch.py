@@ -10,6 +10,24 @@ import jax
 import jax.numpy as jnp
 
 
+def random_order(key, size: int):
+    """A random permutation of range(size), [size] int32.
+
+    XLA's CPU sort is several times faster on one integer operand than on a
+    (key, index) pair (6 vs 36 ms for 64 members x 2048): for size <= 2^16 each
+    random key carries its index in its low bits, so one sort of distinct keys
+    gives the permutation. Keys tied in their >= 16 random bits keep index
+    order (about one pair per shuffle at 2048). Larger batches sort (key, index).
+    """
+    index_bits = max(size - 1, 1).bit_length()
+    if index_bits > 16:
+        return jnp.argsort(jax.random.uniform(key, (size,)), stable=False)
+    bits = jax.random.bits(key, (size,), jnp.uint32)
+    low = jnp.uint32((1 << index_bits) - 1)
+    packed = (bits & ~low) | jnp.arange(size, dtype=jnp.uint32)
+    return (jnp.sort(packed) & low).astype(jnp.int32)
+
+
 def shuffled_minibatches(key, batch: dict, num_minibatches: int) -> dict:
     """batch: {name: [B, ...]} -> {name: [num_minibatches, B // num_minibatches,
     ...]} in one random order shared by all fields."""
@@ -18,9 +36,7 @@ def shuffled_minibatches(key, batch: dict, num_minibatches: int) -> dict:
     columns = [batch[n].reshape(size, -1).astype(jnp.float32) for n in names]
     widths = [c.shape[1] for c in columns]
     packed = jnp.concatenate(columns, axis=1)
-    # One unstable sort of random keys (jax.random.permutation sorts twice here,
-    # stably); ties only reorder tied indices, the result is a permutation.
-    order = jnp.argsort(jax.random.uniform(key, (size,)), stable=False)
+    order = random_order(key, size)
     shuffled = packed[order]
     shuffled = shuffled.reshape(num_minibatches, size // num_minibatches, -1)
     out, start = {}, 0
