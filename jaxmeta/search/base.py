@@ -90,6 +90,27 @@ def sanitise_scores(scores: Array) -> tuple[Array, Array]:
     return jnp.where(invalid, -jnp.inf, scores), invalid
 
 
+def empty_record(space: SearchSpace) -> dict:
+    """The best-so-far fields every searcher state starts with: best_z [dim]
+    (see `initial_best`), best_score [] = -inf, generation [] = 0."""
+    return {
+        "best_z": initial_best(space),
+        "best_score": jnp.float32(-jnp.inf),
+        "generation": jnp.int32(0),
+    }
+
+
+def record_tell(state, z: Array, scores: Array) -> dict:
+    """The best-so-far fields after one tell: `update_best` on z: [pop, dim] and
+    sanitised scores: [pop], and the generation counted up."""
+    best_z, best_score = update_best(z, scores, state.best_z, state.best_score)
+    return {
+        "best_z": best_z,
+        "best_score": best_score,
+        "generation": state.generation + 1,
+    }
+
+
 def update_best(
     z: Array, scores: Array, best_z: Array, best_score: Array
 ) -> tuple[Array, Array]:

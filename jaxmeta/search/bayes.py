@@ -6,7 +6,7 @@ The search space's unconstrained box is rescaled to the unit cube, where
 maximised; non-finite scores are dropped in `tell`, so they never reach the GP.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 
 import jax
@@ -22,11 +22,11 @@ from jaxmeta.models.bayes_opt import (
 from jaxmeta.search.base import (
     check_scores,
     check_searcher_config,
-    initial_best,
+    empty_record,
     population_z,
+    record_tell,
     sanitise_scores,
     tell_metrics,
-    update_best,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
@@ -52,13 +52,8 @@ class BayesSearch:
     """Static configuration of GP Bayesian optimisation.
 
     space: the SearchSpace (continuous dims; the GP sees its box as a unit cube).
-    population_size: points per ask (q; > 1 uses Kriging believer).
-    acquisition: "ei" (log expected improvement) or "ucb".
-    max_observations: static buffer size. num_initial: valid scores needed before
-    the GP is used (None: population_size). num_candidates, num_refine,
-    refine_steps: acquisition maximisation. kernel, num_restarts, fit_steps,
-    fit_learning_rate: GP fitting (see `models.gp.GPConfig`; a Gamma(3, 6) prior
-    on the unit-cube lengthscales keeps ARD fits on few points sensible).
+    population_size: points per ask (the optimiser's batch_size). Every other
+    field is passed on to `models.bayes_opt.UnitCubeBayesOpt`, documented there.
     """
 
     space: SearchSpace
@@ -82,12 +77,12 @@ class BayesSearch:
 
     @property
     def optimiser(self) -> UnitCubeBayesOpt:
-        return UnitCubeBayesOpt(
-            self.space.dim, self.population_size, self.acquisition,
-            self.max_observations, self.num_initial, self.num_candidates,
-            self.num_refine, self.refine_steps, self.kernel, self.num_restarts,
-            self.fit_steps, self.fit_learning_rate,
-        )  # fmt: skip
+        passed_on = {
+            field.name: getattr(self, field.name)
+            for field in fields(self)
+            if field.name not in ("space", "population_size")
+        }
+        return UnitCubeBayesOpt(self.space.dim, self.population_size, **passed_on)
 
     def default_meta_params(self) -> BayesMetaParams:
         return jax.tree_util.tree_map(jnp.asarray, BayesMetaParams())
@@ -100,9 +95,7 @@ class BayesSearch:
         return BayesState(
             **vars(empty),
             num_told=jnp.asarray(0),
-            best_z=initial_best(self.space),
-            best_score=jnp.float32(-jnp.inf),
-            generation=jnp.int32(0),
+            **empty_record(self.space),
         )
 
     @partial(jax.jit, static_argnames=("self",))
@@ -131,14 +124,11 @@ class BayesSearch:
         scores, invalid = sanitise_scores(check_scores(scores, self.population_size))
         unit = (z - low) / (high - low)
         state = self.optimiser.store(state, unit, jnp.where(invalid, jnp.nan, scores))
-        best_z, best_score = update_best(z, scores, state.best_z, state.best_score)
         state = state.replace(
-            best_z=best_z,
-            best_score=best_score,
-            generation=state.generation + 1,
+            **record_tell(state, z, scores),
             num_told=state.num_told + self.population_size,
         )
-        metrics = tell_metrics(scores, invalid, best_score)
+        metrics = tell_metrics(scores, invalid, state.best_score)
         metrics["meta/num_observations"] = jnp.sum(state.mask).astype(jnp.int32)
         return state, metrics
 

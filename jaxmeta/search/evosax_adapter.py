@@ -33,11 +33,11 @@ from flax import struct
 from jaxmeta.search.base import (
     check_scores,
     check_searcher_config,
-    initial_best,
+    empty_record,
     population_z,
+    record_tell,
     sanitise_scores,
     tell_metrics,
-    update_best,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
@@ -153,9 +153,7 @@ class EvosaxSearch:
         return EvosaxSearchState(
             strategy_state=strong_types(es_state),
             asked_x=jnp.zeros((pop, dim), jnp.float32),
-            best_z=initial_best(self.space),
-            best_score=jnp.float32(-jnp.inf),
-            generation=jnp.int32(0),
+            **empty_record(self.space),
         )
 
     @partial(jax.jit, static_argnames=("self",))
@@ -189,14 +187,10 @@ class EvosaxSearch:
             key, state.asked_x, fitness, state.strategy_state, meta_params
         )
         scores, invalid = sanitise_scores(scores)
-        best_z, best_score = update_best(z, scores, state.best_z, state.best_score)
         state = state.replace(
-            strategy_state=strong_types(es_state),
-            best_z=best_z,
-            best_score=best_score,
-            generation=state.generation + 1,
+            strategy_state=strong_types(es_state), **record_tell(state, z, scores)
         )
-        return state, tell_metrics(scores, invalid, best_score)
+        return state, tell_metrics(scores, invalid, state.best_score)
 
     def best_hparams(self, state: EvosaxSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

@@ -21,11 +21,11 @@ from flax import struct
 from jaxmeta.search.base import (
     check_scores,
     check_searcher_config,
-    initial_best,
+    empty_record,
     population_z,
+    record_tell,
     sanitise_scores,
     tell_metrics,
-    update_best,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
@@ -107,9 +107,7 @@ class GridSearch:
     def init(self, key: Key, meta_params: GridSearchParams) -> GridSearchState:
         """Start at grid point 0 with an empty record."""
         return GridSearchState(
-            best_z=initial_best(self.space),
-            best_score=jnp.float32(-jnp.inf),
-            generation=jnp.int32(0),
+            **empty_record(self.space),
             asked_is_grid=jnp.zeros(self.population_size, bool),
         )
 
@@ -139,14 +137,10 @@ class GridSearch:
         z = population_z(self.space, hparams_population, self.population_size)
         scores, invalid = sanitise_scores(check_scores(scores, self.population_size))
         counted = state.asked_is_grid
-        best_z, best_score = update_best(
-            z, jnp.where(counted, scores, -jnp.inf), state.best_z, state.best_score
-        )
-        metrics = tell_metrics(scores, invalid, best_score, counted)
         state = state.replace(
-            best_z=best_z, best_score=best_score, generation=state.generation + 1
+            **record_tell(state, z, jnp.where(counted, scores, -jnp.inf))
         )
-        return state, metrics
+        return state, tell_metrics(scores, invalid, state.best_score, counted)
 
     def best_hparams(self, state: GridSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

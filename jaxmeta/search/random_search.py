@@ -5,17 +5,16 @@ import dataclasses
 from functools import partial
 
 import jax
-import jax.numpy as jnp
 from flax import struct
 
 from jaxmeta.search.base import (
     check_scores,
     check_searcher_config,
-    initial_best,
+    empty_record,
     population_z,
+    record_tell,
     sanitise_scores,
     tell_metrics,
-    update_best,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
@@ -49,11 +48,7 @@ class RandomSearch:
     @partial(jax.jit, static_argnames=("self",))
     def init(self, key: Key, meta_params: RandomSearchParams) -> RandomSearchState:
         """Empty record: best_z = base in the box, best_score = -inf."""
-        return RandomSearchState(
-            best_z=initial_best(self.space),
-            best_score=jnp.float32(-jnp.inf),
-            generation=jnp.int32(0),
-        )
+        return RandomSearchState(**empty_record(self.space))
 
     @partial(jax.jit, static_argnames=("self",))
     def ask(
@@ -75,11 +70,8 @@ class RandomSearch:
         """Record the best of `scores: [pop]` (higher is better; NaN/inf = failed)."""
         z = population_z(self.space, hparams_population, self.population_size)
         scores, invalid = sanitise_scores(check_scores(scores, self.population_size))
-        best_z, best_score = update_best(z, scores, state.best_z, state.best_score)
-        state = state.replace(
-            best_z=best_z, best_score=best_score, generation=state.generation + 1
-        )
-        return state, tell_metrics(scores, invalid, best_score)
+        state = state.replace(**record_tell(state, z, scores))
+        return state, tell_metrics(scores, invalid, state.best_score)
 
     def best_hparams(self, state: RandomSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""
