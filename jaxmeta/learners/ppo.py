@@ -21,6 +21,7 @@ from jaxmeta.learners.common.minibatch import shuffled_minibatches
 from jaxmeta.learners.common.on_policy import (
     OnPolicyState,
     checked_hidden,
+    clipped_adam,
     float32_defaults,
     initial_state,
     sample_env_action,
@@ -33,6 +34,8 @@ from jaxmeta.learners.common.rollout import (
 )
 from jaxmeta.nets.mlp import Critic
 
+ADAM_EPS = 1e-5  # as in the PPO reference implementations
+
 
 @struct.dataclass
 class PPOHParams:
@@ -43,15 +46,6 @@ class PPOHParams:
     ent_coef: jax.Array = 0.01
     vf_coef: jax.Array = 0.5
     max_grad_norm: jax.Array = 0.5
-
-
-def _optimizer(hparams):
-    # Built from traced hparams inside init/update: Adam's state does not depend
-    # on the rate, so a population with different rates traces once.
-    return optax.chain(
-        optax.clip_by_global_norm(hparams.max_grad_norm),
-        optax.adam(hparams.learning_rate, eps=1e-5),
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +113,7 @@ class PPO:
             "actor": self._actor().init(key_actor, obs),
             "critic": self._critic().init(key_critic, obs),
         }
-        opt_state = _optimizer(hparams).init(params)
+        opt_state = clipped_adam(hparams, ADAM_EPS).init(params)
         return initial_state(params, opt_state, env)
 
     def act(self, key, state: OnPolicyState, obs):
@@ -200,7 +194,7 @@ class PPO:
             "advantage": flat(advantage),
             "target": flat(target),
         }
-        tx = _optimizer(hparams)
+        tx = clipped_adam(hparams, ADAM_EPS)
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
 
         def minibatch_step(carry, minibatch):

@@ -20,6 +20,7 @@ from jaxmeta.learners.common.gae import discounted_returns
 from jaxmeta.learners.common.on_policy import (
     OnPolicyState,
     checked_hidden,
+    clipped_adam,
     float32_defaults,
     initial_state,
     sample_env_action,
@@ -35,6 +36,9 @@ from jaxmeta.nets.mlp import Critic
 BASELINES = ("none", "learned")
 
 
+ADAM_EPS = 1e-8  # optax's default
+
+
 @struct.dataclass
 class ReinforceHParams:
     learning_rate: jax.Array = 1e-3
@@ -42,13 +46,6 @@ class ReinforceHParams:
     ent_coef: jax.Array = 0.0
     vf_coef: jax.Array = 0.5
     max_grad_norm: jax.Array = 1.0
-
-
-def _optimizer(hparams):
-    return optax.chain(
-        optax.clip_by_global_norm(hparams.max_grad_norm),
-        optax.adam(hparams.learning_rate),
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,7 +99,7 @@ class Reinforce:
         params = {"actor": self._actor().init(key_actor, env.obs[:1])}
         if self.uses_baseline:
             params["critic"] = self._critic().init(key_critic, env.obs[:1])
-        opt_state = _optimizer(hparams).init(params)
+        opt_state = clipped_adam(hparams, ADAM_EPS).init(params)
         return initial_state(params, opt_state, env)
 
     def act(self, key, state: OnPolicyState, obs):
@@ -158,7 +155,7 @@ class Reinforce:
         )
         last_value = self._value(params, policy_input(env, env.obs, self.normalize_obs))
         returns = discounted_returns(rewards, traj.done, last_value, hparams.gamma)
-        tx = _optimizer(hparams)
+        tx = clipped_adam(hparams, ADAM_EPS)
         grads, aux = jax.grad(self._loss, has_aux=True)(params, traj, returns, hparams)
         updates, opt_state = tx.update(grads, state.opt_state, params)
         count = state.update_count + 1

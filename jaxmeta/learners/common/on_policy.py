@@ -19,6 +19,16 @@ class OnPolicyState:
     diverged: jax.Array  # [] bool
 
 
+def clipped_adam(hparams, eps: float) -> optax.GradientTransformation:
+    """Global-norm clipping at hparams.max_grad_norm, then Adam at
+    hparams.learning_rate. Built from traced hparams inside init/update: Adam's
+    state does not depend on the rate, so a population of rates traces once."""
+    return optax.chain(
+        optax.clip_by_global_norm(hparams.max_grad_norm),
+        optax.adam(hparams.learning_rate, eps=eps),
+    )
+
+
 def initial_state(params, opt_state, env: EnvCarry) -> OnPolicyState:
     """A fresh state: no updates done, not diverged."""
     return OnPolicyState(
