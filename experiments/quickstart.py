@@ -1,6 +1,7 @@
-"""Quickstart: tune PPO on CartPole-v1 (same as `jaxmeta run quickstart`).
+"""Quickstart: tune PPO on CartPole-v1 (same as `jaxmeta run quickstart` and
+`jaxmeta tune experiments/quickstart.toml`).
 
-python experiments/quickstart.py [--seed N]
+python experiments/quickstart.py [--seed N] [--set field=value ...]
 """
 
 import sys

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import gymnax
 
+from jaxmeta.validation import unknown_name
+
 # name -> "jaxmeta.envs.module:factory". Each env module's owner edits its lines.
 _LAZY: dict[str, str] = {}
 _FACTORIES: dict[str, Callable] = {}
@@ -73,6 +75,4 @@ def _build(name: str, options: dict):
         return factory(**options)
     if name in gymnax.registered_envs:
         return gymnax.make(name, **options)
-    raise ValueError(
-        f"unknown env name {name!r}; allowed values: {', '.join(registered_names())}"
-    )
+    raise unknown_name("env name", name, registered_names())

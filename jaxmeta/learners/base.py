@@ -7,11 +7,14 @@ arrays, so a population is one `jax.vmap` over them:
     default_hparams() -> H
     init(key, hparams, env_params) -> S
     update(key, state, hparams, env_params) -> (S, Metrics)
-    act(key, state, obs) -> action
+    act(key, state, obs, deterministic=False) -> action
 
 Every state has an `update_count` ([] int32) and a `diverged` flag ([] bool).
 The key of update k is `fold_in(key, k)`, so training in chunks gives exactly
-the numbers of training in one go.
+the numbers of training in one go. An update whose env data, loss or new
+parameters are not finite is rejected (`guard_update`): the member keeps its
+last finite state, is flagged `diverged` for good and reports why in
+`train/failure` (a `FAILURE_*` code, at the update it failed).
 """
 
 import dataclasses
@@ -28,7 +31,24 @@ class Learner(Protocol):
 
     def update(self, key, state, hparams, env_params) -> tuple[Any, dict]: ...
 
-    def act(self, key, state, obs) -> jax.Array: ...
+    def act(self, key, state, obs, deterministic: bool = False) -> jax.Array: ...
+
+
+# Why a member failed, as reported in `train/failure` and members.csv. The root
+# cause wins: parameters that were already non-finite, else bad env data, which
+# makes the loss and then the new parameters non-finite.
+FAILURE_NONE = 0
+FAILURE_ENV = 1
+FAILURE_LOSS = 2
+FAILURE_PARAMS = 3
+FAILURE_EVAL = 4
+FAILURE_REASONS = {
+    FAILURE_NONE: "",
+    FAILURE_ENV: "non-finite observation or reward from the env",
+    FAILURE_LOSS: "non-finite loss",
+    FAILURE_PARAMS: "non-finite parameters",
+    FAILURE_EVAL: "non-finite evaluation return",
+}
 
 
 def split_train_key(key):
@@ -77,23 +97,53 @@ def hparams_with(base, **values):
     return base.replace(**cast)
 
 
-def keep_if_finite(old_state, new_state, params_of):
-    """Guard against divergence: reject an update whose parameters are not finite.
+def all_finite(tree) -> jax.Array:
+    """[] bool: every float leaf of `tree` is finite (True for no leaves)."""
+    leaves = [
+        jnp.all(jnp.isfinite(x))
+        for x in jax.tree_util.tree_leaves(tree)
+        if jnp.issubdtype(jnp.asarray(x).dtype, jnp.inexact)
+    ]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
-    A diverged member keeps its last finite parameters and stays flagged, so one
-    NaN never crashes or poisons a vmapped population. Returns the state to keep.
+
+def guard_update(old_state, new_state, loss, env_finite):
+    """Reject an update whose env data, loss or parameters are not finite.
+
+    old_state, new_state: learner states declaring `params`, `diverged`,
+    `update_count` and `env`; loss: the update's losses (any pytree of arrays);
+    env_finite: [] bool, the rollout's observations and rewards were finite.
+    A rejected member keeps its last finite state (params, optimizer, ...) but
+    the new env carry and update count, and stays `diverged`, so one NaN never
+    crashes or poisons a vmapped population.
+
+    Returns `(state, failure)`: the state to keep and failure [] int32, the
+    `FAILURE_*` code of this update (FAILURE_NONE if it was accepted or the
+    member had already failed before).
     """
-    leaves = jax.tree_util.tree_leaves(params_of(new_state))
-    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-    accept = jnp.logical_and(finite, jnp.logical_not(old_state.diverged))
+    params_in, params_out = all_finite(old_state.params), all_finite(new_state.params)
+    code = jnp.select(
+        [~params_in, ~env_finite, ~all_finite(loss), ~params_out],
+        [FAILURE_PARAMS, FAILURE_ENV, FAILURE_LOSS, FAILURE_PARAMS],
+        FAILURE_NONE,
+    ).astype(jnp.int32)
+    failed = code != FAILURE_NONE
+    accept = jnp.logical_and(~failed, ~old_state.diverged)
     kept = jax.tree_util.tree_map(
         lambda n, o: jnp.where(accept, n, o), new_state, old_state
     )
-    return kept.replace(
-        diverged=jnp.logical_or(old_state.diverged, jnp.logical_not(finite)),
+    kept = kept.replace(
+        diverged=jnp.logical_or(old_state.diverged, failed),
         update_count=new_state.update_count,
         env=new_state.env,
     )
+    return kept, jnp.where(old_state.diverged, FAILURE_NONE, code)
+
+
+def env_steps(update_count, steps_per_update: int):
+    """Cumulative env steps after `update_count` updates, [] int32 (exact up to
+    2^31 - 1; `run/` checks a run's budget against that limit)."""
+    return update_count.astype(jnp.int32) * jnp.int32(steps_per_update)
 
 
 def check_positive_ints(**fields):

@@ -15,24 +15,16 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxmeta.learners.base import check_positive_ints, keep_if_finite
+from jaxmeta.learners.base import check_positive_ints
 from jaxmeta.learners.common.gae import gae_advantages
 from jaxmeta.learners.common.minibatch import shuffled_minibatches
 from jaxmeta.learners.common.on_policy import (
+    OnPolicyLearner,
     OnPolicyState,
-    checked_hidden,
     clipped_adam,
     float32_defaults,
-    initial_state,
-    sample_env_action,
 )
-from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
-from jaxmeta.learners.common.rollout import (
-    collect_rollout,
-    init_env_carry,
-    policy_input,
-)
-from jaxmeta.nets.mlp import Critic
+from jaxmeta.learners.common.rollout import policy_input
 
 ADAM_EPS = 1e-5  # as in the PPO reference implementations
 
@@ -49,17 +41,12 @@ class PPOHParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class PPO:
-    """Static PPO config. `env` is a gymnax-contract env instance."""
+class PPO(OnPolicyLearner):
+    """Static PPO config. `env` is a gymnax-contract env instance; see
+    `OnPolicyLearner` for the rollout and network fields."""
 
-    env: object
-    num_envs: int = 8
-    num_steps: int = 128
     num_epochs: int = 4
     num_minibatches: int = 4
-    hidden: tuple[int, ...] = (64, 64)
-    activation: str = "tanh"
-    normalize_obs: bool = False
     normalize_advantages: bool = True
     clip_value_loss: bool = True
     # Credit truncated (time-limit) episodes with V(final obs): one more critic
@@ -68,58 +55,28 @@ class PPO:
     bootstrap_truncation: bool = True
 
     def __post_init__(self):
+        super().__post_init__()
         check_positive_ints(
-            num_envs=self.num_envs,
-            num_steps=self.num_steps,
-            num_epochs=self.num_epochs,
-            num_minibatches=self.num_minibatches,
+            num_epochs=self.num_epochs, num_minibatches=self.num_minibatches
         )
         if self.batch_size % self.num_minibatches:
             raise ValueError(
                 f"num_minibatches ({self.num_minibatches}) must divide "
                 f"num_envs * num_steps ({self.batch_size})"
             )
-        hidden = checked_hidden(self.hidden, self.activation)
-        object.__setattr__(self, "hidden", hidden)
 
     @property
     def batch_size(self) -> int:
         return self.num_envs * self.num_steps
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.batch_size
-
-    @property
-    def head(self) -> PolicyHead:
-        return policy_head_for(self.env, self.env.default_params)
-
-    def _actor(self):
-        return self.head.actor(self.hidden, self.activation)
-
-    def _critic(self):
-        return Critic(self.hidden, self.activation)
 
     def default_hparams(self) -> PPOHParams:
         """Defaults as float32 scalars."""
         return float32_defaults(PPOHParams)
 
     def init(self, key, hparams: PPOHParams, env_params) -> OnPolicyState:
-        """Networks, optimizer state and `num_envs` reset envs."""
-        key_actor, key_critic, key_env = jax.random.split(key, 3)
-        env = init_env_carry(key_env, self.env, env_params, self.num_envs)
-        obs = env.obs[:1]
-        params = {
-            "actor": self._actor().init(key_actor, obs),
-            "critic": self._critic().init(key_critic, obs),
-        }
-        opt_state = clipped_adam(hparams, ADAM_EPS).init(params)
-        return initial_state(params, opt_state, env)
-
-    def act(self, key, state: OnPolicyState, obs):
-        """Sample env actions for raw `obs: [N, obs_dim]`."""
-        return sample_env_action(
-            key, self.head, self._actor(), state, obs, self.normalize_obs
+        """Actor, critic, optimizer state and `num_envs` reset envs."""
+        return self._initial_state(
+            key, env_params, True, clipped_adam(hparams, ADAM_EPS)
         )
 
     def _loss(self, params, batch, hparams):
@@ -148,28 +105,12 @@ class PPO:
     def update(self, key, state: OnPolicyState, hparams: PPOHParams, env_params):
         """One rollout of `num_envs x num_steps` then `num_epochs` of minibatch SGD.
 
-        Returns `(state, metrics)` with scalar metrics `episode_return`,
-        `episodes`, `env_steps` (cumulative) and `train/*` losses.
+        Returns `(state, metrics)`: the scalar metrics of `_finish_update` with
+        the policy and value losses, entropy and approximate KL.
         """
         key_rollout, key_epochs = jax.random.split(key)
-        actor, critic, head = self._actor(), self._critic(), self.head
-        params = state.params
-
-        def policy_fn(key, obs):
-            out = actor.apply(params["actor"], obs)
-            action, log_prob = head.sample(key, out)
-            value = critic.apply(params["critic"], obs)
-            return action, head.to_env(action), log_prob, value
-
-        env, traj, stats = collect_rollout(
-            key_rollout,
-            self.env,
-            env_params,
-            state.env,
-            self.num_steps,
-            policy_fn,
-            self.normalize_obs,
-        )
+        critic, params = self._critic(), state.params
+        env, traj, stats = self._rollout(key_rollout, state, env_params, True)
         last_value = critic.apply(
             params["critic"], policy_input(env, env.obs, self.normalize_obs)
         )
@@ -212,19 +153,11 @@ class PPO:
             (params, state.opt_state),
             jax.random.split(key_epochs, self.num_epochs),
         )
-        count = state.update_count + 1
-        new_state = OnPolicyState(new_params, opt_state, env, count, state.diverged)
-        new_state = keep_if_finite(state, new_state, lambda s: s.params)
         policy_loss, value_loss, entropy, approx_kl = (a.mean() for a in aux)
-        metrics = {
-            "episode_return": stats["episode_return"],
-            "episodes": stats["episodes"],
-            "env_steps": count.astype(jnp.float32) * self.batch_size,
-            "train/episode_length": stats["episode_length"],
-            "train/policy_loss": policy_loss,
-            "train/value_loss": value_loss,
-            "train/entropy": entropy,
-            "train/approx_kl": approx_kl,
-            "train/diverged": new_state.diverged.astype(jnp.float32),
+        losses = {
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "entropy": entropy,
+            "approx_kl": approx_kl,
         }
-        return new_state, metrics
+        return self._finish_update(state, new_params, opt_state, env, stats, losses)

@@ -2,6 +2,7 @@
 
 from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.reinforce import Reinforce
+from jaxmeta.validation import checked_fields, unknown_name
 
 LEARNERS = {"ppo": PPO, "reinforce": Reinforce}
 
@@ -9,7 +10,6 @@ LEARNERS = {"ppo": PPO, "reinforce": Reinforce}
 def make_learner(name: str, env, **config):
     """Build learner `name` (one of `LEARNERS`) for `env` with static `config`."""
     if name not in LEARNERS:
-        raise ValueError(
-            f"unknown learner {name!r}; allowed values: {', '.join(sorted(LEARNERS))}"
-        )
-    return LEARNERS[name](env, **config)
+        raise unknown_name("learner", name, LEARNERS)
+    cls = LEARNERS[name]
+    return cls(env, **checked_fields(cls, config, "learner_config", skip=("env",)))

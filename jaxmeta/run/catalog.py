@@ -1,51 +1,179 @@
-"""Named runnable experiments for `jaxmeta run NAME`.
+"""What `jaxmeta` can run: experiment kinds, named experiments, and starting
+or resuming a run directory.
 
-Each entry builds a `TuneConfig` (or, later, another experiment kind). The files
-under `experiments/` call the same entries, so `python experiments/X.py` and
-`jaxmeta run X` run the same thing.
+A *kind* (e.g. "tune") is a config class with `from_dict` / `to_dict` plus an
+experiment class built from it; config.json in a run directory records the
+kind and the config, so `jaxmeta resume RUN_DIR` rebuilds the same experiment.
+A *named experiment* (e.g. "quickstart") is a kind plus the config it runs;
+`jaxmeta run NAME --set field=value` changes its fields. The files under
+`experiments/` run the same entries.
 """
 
-from jaxmeta.run.tune import TuneConfig
-from jaxmeta.search import Logit, LogUniform, Uniform
+import dataclasses
+import json
+import os
+
+import jax
+
+from jaxmeta.run import driver, results
+from jaxmeta.run.config import apply_overrides, dataclass_from_dict
+from jaxmeta.run.tune_config import TuneConfig
+from jaxmeta.validation import unknown_name
+
+CONFIG_FILE = "config.json"
 
 
-def quickstart(seed: int = 0) -> TuneConfig:
-    """Tune PPO on CartPole-v1: 32 configs, two rounds of CMA-ES search."""
-    return TuneConfig(
-        name="quickstart",
-        env="CartPole-v1",
-        learner="ppo",
-        learner_config=dict(num_envs=16, num_steps=64, num_epochs=4, num_minibatches=4),
-        dims=dict(
-            learning_rate=LogUniform(3e-4, 3e-2),
-            gamma=Logit(0.95, 0.999),
-            gae_lambda=Logit(0.8, 0.99),
-            clip_eps=Uniform(0.1, 0.3),
-            ent_coef=LogUniform(1e-4, 3e-2),
+def _tune_experiment(config):
+    from jaxmeta.run.tune import TuneExperiment
+
+    return TuneExperiment(config)
+
+
+# kind -> (config class, experiment factory)
+KINDS = {"tune": (TuneConfig, _tune_experiment)}
+
+
+def quickstart() -> dict:
+    """Tune PPO on CartPole-v1: 32 configs, two rounds of CMA-ES search
+    (the same config as experiments/quickstart.toml)."""
+    return {
+        "name": "quickstart",
+        "env": "CartPole-v1",
+        "learner": "ppo",
+        "learner_config": dict(
+            num_envs=16, num_steps=64, num_epochs=4, num_minibatches=4
         ),
-        searcher="evosax",
-        searcher_config=dict(strategy="CMA_ES"),
-        population_size=32,
-        rounds=2,
-        num_updates=100,
-        chunk_size=10,
-        eval_episodes=32,
-        eval_max_steps=500,
-        return_bounds=(0.0, 500.0),
-        seed=seed,
-    )
+        "dims": {
+            "learning_rate": {"kind": "log_uniform", "low": 3e-4, "high": 3e-2},
+            "gamma": {"kind": "logit", "low": 0.95, "high": 0.999},
+            "gae_lambda": {"kind": "logit", "low": 0.8, "high": 0.99},
+            "clip_eps": {"kind": "uniform", "low": 0.1, "high": 0.3},
+            "ent_coef": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
+        },
+        "searcher": "evosax",
+        "searcher_config": {"strategy": "CMA_ES"},
+        "population_size": 32,
+        "rounds": 2,
+        "num_updates": 100,
+        "chunk_size": 10,
+        "eval_episodes": 32,
+        "eval_max_steps": 500,
+        "return_bounds": [0.0, 500.0],
+        "seed": 0,
+    }
 
 
+# name -> (kind, config factory, description)
 EXPERIMENTS = {
-    "quickstart": (quickstart, "tune PPO on CartPole-v1 (32 configs x 2 rounds)"),
+    "quickstart": (
+        "tune",
+        quickstart,
+        "tune PPO on CartPole-v1 (32 configs x 2 rounds)",
+    ),
 }
 
 
 def get_experiment(name: str):
-    """The config factory for `name`; ValueError lists the allowed names."""
+    """`(kind, config dict)` of the named experiment; ValueError suggests the
+    closest name."""
     if name not in EXPERIMENTS:
-        raise ValueError(
-            f"unknown experiment {name!r}; allowed values: "
-            f"{', '.join(sorted(EXPERIMENTS))}"
+        raise unknown_name("experiment", name, EXPERIMENTS)
+    kind, factory, _ = EXPERIMENTS[name]
+    return kind, factory()
+
+
+def split_run_options(values: dict) -> tuple[dict, driver.RunOptions]:
+    """A config dict's `run` table (driver options) apart from the rest."""
+    values = dict(values)
+    run_table = values.pop("run", {}) or {}
+    options = dataclass_from_dict(driver.RunOptions, run_table, "run")
+    return values, options
+
+
+def build(kind: str, values: dict, overrides=()):
+    """`(experiment, options)` for `kind` from a config dict with `--set`
+    overrides applied; every check runs here, before anything compiles."""
+    if kind not in KINDS:
+        raise unknown_name("experiment kind", kind, KINDS)
+    values = apply_overrides(values, overrides)
+    values, options = split_run_options(values)
+    config_class, factory = KINDS[kind]
+    return factory(config_class.from_dict(values)), options
+
+
+def start_run(experiment, out_root: str, options: driver.RunOptions):
+    """Run `experiment` in a fresh `out_root/NAME-N`. Returns `(run_dir, rows)`
+    for tuning runs (`host["members"]`), else `(run_dir, host)`."""
+    name = experiment.config.name
+    run_dir = results.make_run_dir(out_root, name)
+    if jax.process_index() == 0:
+        results.write_json(
+            os.path.join(run_dir, CONFIG_FILE),
+            {
+                "kind": experiment.kind,
+                "config": experiment.config_dict(),
+                "run": dataclasses.asdict(options),
+                "devices": jax.device_count(),
+                "processes": jax.process_count(),
+            },
         )
-    return EXPERIMENTS[name][0]
+    return _drive(experiment, run_dir, options, resume=False)
+
+
+def _drive(experiment, run_dir, options, resume):
+    _, host, info = driver.run(experiment, run_dir, options, resume=resume)
+    if jax.process_index() == 0:
+        timing = {k: v for k, v in info.items() if k != "chunk_seconds"}
+        results.write_json(os.path.join(run_dir, "timings.json"), timing)
+    rows = host.get("members", host)
+    return run_dir, rows
+
+
+def read_run_config(run_dir: str) -> dict:
+    """config.json of `run_dir`; ValueError for a missing or corrupt run dir."""
+    if not isinstance(run_dir, str) or not run_dir:
+        raise TypeError(f"run directory must be a path, got {run_dir!r}")
+    if not os.path.isdir(run_dir):
+        raise ValueError(f"run directory {run_dir!r} does not exist")
+    path = os.path.join(run_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"{run_dir!r} is not a jaxmeta run directory (no {CONFIG_FILE})"
+        )
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is corrupt (not valid JSON: {err})") from None
+    if not isinstance(saved, dict) or "kind" not in saved or "config" not in saved:
+        raise ValueError(f"{path} is corrupt (needs 'kind' and 'config')")
+    return saved
+
+
+RESUMABLE = ("run",)  # what `resume --set` may change: how it runs, not what
+
+
+def resume_run(run_dir: str, overrides=(), quiet: bool | None = None):
+    """Continue the run in `run_dir` from its newest readable checkpoint.
+    Overrides may change only the `run.*` options (checkpoints, logging).
+    Returns what `start_run` returns."""
+    return prepare_resume(run_dir, overrides, quiet)()
+
+
+def prepare_resume(run_dir: str, overrides=(), quiet: bool | None = None):
+    """Check `run_dir` and the overrides, rebuild its experiment (before
+    anything compiles); returns a function that continues the run."""
+    saved = read_run_config(run_dir)
+    for item in overrides or ():
+        key = str(item).split("=", 1)[0].strip()
+        if key.split(".")[0] not in RESUMABLE:
+            raise ValueError(
+                f"--set {key}: a resumed run keeps its config; allowed on resume: "
+                f"run.checkpoint_seconds, run.checkpoint_every, "
+                f"run.keep_checkpoints, run.tensorboard, run.quiet"
+            )
+    values = {**saved["config"], "run": saved.get("run", {})}
+    experiment, options = build(saved["kind"], values, overrides)
+    if quiet is not None:
+        options = dataclasses.replace(options, quiet=quiet)
+    return lambda: _drive(experiment, run_dir, options, resume=True)

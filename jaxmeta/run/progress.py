@@ -1,33 +1,39 @@
-"""Progress reporting between compiled chunks (a tqdm bar with ETA)."""
+"""The progress bar of a run (tqdm: chunks done, ETA, headline numbers)."""
 
-import numpy as np
 from tqdm.auto import tqdm
 
 
-class ProgressBar:
-    """A `progress_fn(step, metrics)` showing updates done, ETA and returns.
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
-    metrics: host arrays `[pop, chunk]`; the bar shows the population's best and
-    median latest finished-episode return.
-    """
 
-    def __init__(self, total_updates: int, desc: str = "train", disable=False):
-        self.bar = tqdm(total=total_updates, desc=desc, unit="upd", disable=disable)
-        self.done = 0
+class Progress:
+    """A tqdm bar over a run's chunks. `update(done, postfix, headline)` shows
+    the experiment's numbers, the headline first; `write` prints a line above
+    the bar (failures, round summaries)."""
 
-    def __call__(self, step: int, metrics: dict) -> None:
-        returns = np.asarray(metrics["episode_return"], float)
-        latest = np.full(returns.shape[0], np.nan)
-        for i, row in enumerate(returns):
-            finite = row[np.isfinite(row)]
-            if finite.size:
-                latest[i] = finite[-1]
-        if np.isfinite(latest).any():
-            self.bar.set_postfix(
-                best=f"{np.nanmax(latest):.1f}", median=f"{np.nanmedian(latest):.1f}"
-            )
-        self.bar.update(step - self.done)
-        self.done = step
+    def __init__(self, total_chunks: int, desc: str, disable: bool = False):
+        self.disable = disable
+        self.bar = tqdm(total=total_chunks, desc=desc, unit="chunk", disable=disable)
+
+    def start(self, done: int) -> None:
+        """Resume display at `done` chunks (ETA counts from here)."""
+        if done:
+            self.bar.update(done)
+            self.bar.reset(total=self.bar.total)
+            self.bar.update(done)
+
+    def update(self, done: int, postfix: dict, headline: str = "") -> None:
+        shown = {k: v for k, v in postfix.items() if k != "messages"}
+        order = sorted(shown, key=lambda k: (k != headline, list(shown).index(k)))
+        self.bar.set_postfix({k: _format(shown[k]) for k in order}, refresh=False)
+        self.bar.update(done - self.bar.n)
+
+    def write(self, line: str) -> None:
+        if not self.disable:
+            self.bar.write(line)
 
     def close(self) -> None:
         self.bar.close()

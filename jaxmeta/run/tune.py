@@ -1,180 +1,338 @@
-"""Tune a learner's hyperparameters: rounds of ask -> train vmapped -> score -> tell.
+"""Tune a learner's hyperparameters: rounds of ask -> train vmapped -> evaluate
+-> score -> tell, as one client of the run driver (`run.driver`).
 
-The whole population of one round trains in one compiled program (sharded over
-every device); each member is then evaluated on fresh episodes, its mean return
-scored by the HyperScore, and the searcher told. Results go to a run directory
-(see `jaxmeta.run.results`).
+Round r is `chunks_per_round` driver chunks: the first asks the searcher for a
+population and initialises it, each trains `chunk_size` updates of every
+member, the last evaluates the members on fresh episodes and tells the searcher.
+Three jitted programs (begin, train chunk, end), each compiled once for the run.
+
+Scores. A member whose env data, loss, parameters or evaluation return go
+non-finite is failed: told to the searcher as NaN (a failed trial), HyperScore
+100, ranked below every finite member. The searcher is told the strictly
+monotone log-space form of the HyperScore (`hyper_score_log_excess`); the
+HyperScore itself is for display. With `return_bounds` omitted, returns are
+normalised over every member evaluated so far (rounds included), the searcher's
+memory is rescored when that range moves, and members.csv / best_config.json
+always rank with the latest range.
 """
 
 import dataclasses
-import time
-from typing import Any
+import warnings
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxmeta.envs import make
+from jaxmeta.learners.base import FAILURE_EVAL, FAILURE_NONE
 from jaxmeta.learners.common.evaluate import evaluate
 from jaxmeta.learners.registry import make_learner
-from jaxmeta.run import results
-from jaxmeta.run.loop import train_population
-from jaxmeta.run.progress import ProgressBar
-from jaxmeta.score import hyper_score_with_mask
-from jaxmeta.search import SearchSpace
+from jaxmeta.run import driver, tune_report
+from jaxmeta.run.population import (
+    _chunk_jit,
+    check_budget,
+    init_population,
+    no_failures,
+)
+from jaxmeta.run.sharding import POP_AXIS, pad_population, padded_size
+from jaxmeta.run.tune_config import TuneConfig
+from jaxmeta.score import hyper_score, hyper_score_log_excess
+from jaxmeta.search import Categorical, SearchSpace
 from jaxmeta.search import make as make_searcher
+
+__all__ = ["TuneConfig", "TuneExperiment", "best_rows", "format_table", "run_tune"]
 
 
 @dataclasses.dataclass(frozen=True)
-class TuneConfig:
-    """What to tune and how. `dims` maps hparam names to search-space dims."""
+class _Static:
+    """What fixes the shapes and branches of the tune programs."""
 
-    name: str
-    env: str
-    learner: str
-    dims: dict
-    learner_config: dict = dataclasses.field(default_factory=dict)
-    searcher: str = "evosax"
-    searcher_config: dict = dataclasses.field(default_factory=dict)
-    population_size: int = 32
-    rounds: int = 2
-    num_updates: int = 50
-    chunk_size: int = 10
-    eval_episodes: int = 32
-    eval_max_steps: int = 500
-    return_bounds: tuple[float, float] | None = None  # None: population min-max
-    seed: int = 0
-
-    def __post_init__(self):
-        for name in ("population_size", "rounds", "num_updates", "eval_episodes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    learner: object
+    searcher: object
+    population: int  # members per round (real)
+    size: int  # padded to the mesh
+    rounds: int
+    eval_episodes: int
+    eval_max_steps: int
+    eval_deterministic: bool
+    bounds: tuple[float, float] | None
+    mesh: object
 
 
-_evaluate_population = jax.jit(
-    jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None)),
-    static_argnums=(0, 4, 5),
-)
+def _sharded(tree, static: _Static):
+    spec = jax.sharding.NamedSharding(static.mesh, jax.sharding.PartitionSpec(POP_AXIS))
+    return jax.lax.with_sharding_constraint(tree, spec)
 
 
-def _member_rows(round_index, hparams, returns, scores, failed, curves):
-    names = [f.name for f in dataclasses.fields(hparams)]
-    rows = []
-    for m in range(returns.shape[0]):
-        row = {"round": round_index, "member": m}
-        row.update({n: float(np.asarray(getattr(hparams, n))[m]) for n in names})
-        finite = curves[m][np.isfinite(curves[m])]
-        row["final_train_return"] = float(finite[-1]) if finite.size else float("nan")
-        row["eval_return"] = float(returns[m])
-        row["hyperscore"] = float(scores[m])
-        row["failed"] = bool(failed[m])
-        rows.append(row)
-    return rows
+def _replicated(tree, static: _Static):
+    spec = jax.sharding.NamedSharding(static.mesh, jax.sharding.PartitionSpec())
+    return jax.lax.with_sharding_constraint(tree, spec)
 
 
-def run_tune(config: TuneConfig, out_root: str = "runs", quiet: bool = False):
-    """Run `config`; returns `(run_dir, rows)` with one row per evaluated member.
+def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_params):
+    """Ask a population and initialise it (padded to the mesh)."""
+    pop, size = static.population, static.size
+    hparams, searcher_state = static.searcher.ask(key_ask, searcher_state, meta)
+    keys = jax.random.split(key_train, pop)
+    hparams = pad_population(hparams, pop, size)
+    states, keys_updates = init_population(
+        static.learner, pad_population(keys, pop, size), hparams, env_params, False
+    )
+    trial = (
+        jnp.zeros(size, bool).at[:pop].set(static.searcher.trial_mask(searcher_state))
+    )
+    population = {
+        "hparams": hparams,
+        "learner": states,
+        "keys": jax.random.key_data(keys_updates),
+        "failure": no_failures(size),
+        "trial": trial,
+    }
+    return _sharded(population, static), _replicated(searcher_state, static)
 
-    All validation (env name, learner config, search-space names and bounds,
-    population size) happens here, before anything compiles.
+
+def _end_round(
+    static: _Static,
+    key_eval,
+    key_tell,
+    population,
+    shared,
+    meta,
+    env_params,
+    round_index,
+):
+    """Evaluate, score and tell. Returns `(shared, outputs)`."""
+    pop = static.population
+    members = jax.tree_util.tree_map(lambda x: x[:pop], population)
+    returns, _ = jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None, None))(
+        static.learner,
+        jax.random.split(key_eval, pop),
+        members["learner"],
+        env_params,
+        static.eval_episodes,
+        static.eval_max_steps,
+        static.eval_deterministic,
+    )
+    mean_return = jnp.mean(returns, axis=1)
+    code = members["failure"]["code"]
+    code = jnp.where(
+        (code == FAILURE_NONE) & ~jnp.isfinite(mean_return), FAILURE_EVAL, code
+    )
+    shared, outputs = score_round(
+        static.searcher, static.bounds, key_tell, members["hparams"], mean_return,
+        code != FAILURE_NONE, members["trial"], shared, meta, round_index,
+    )  # fmt: skip
+    outputs.update(failure_code=code, failure_update=members["failure"]["update"])
+    # Round results are small and shared: replicated, like the searcher.
+    return _replicated((shared, outputs), static)
+
+
+def score_round(
+    searcher, bounds, key_tell, hparams, returns, failed, trial, shared, meta,
+    round_index,
+):  # fmt: skip
+    """Score one round's members and tell the searcher.
+
+    hparams: leaves [pop]; returns, failed, trial: [pop] (evaluation returns,
+    failed members, real trials); shared: {"searcher", "history"} where the
+    history holds every round's z [rounds * pop, dim], returns (NaN = failed)
+    and trial mask. bounds: (low, high), or None to normalise over every member
+    evaluated so far (then the searcher's memory of earlier rounds is rescored
+    first). Failed members are told NaN. Returns `(shared, outputs)`.
     """
-    env, env_params = make(config.env)
-    learner = make_learner(config.learner, env, **config.learner_config)
-    space = SearchSpace(learner.default_hparams(), **config.dims)
-    searcher = make_searcher(
-        config.searcher, space, config.population_size, **config.searcher_config
+    pop = returns.shape[0]
+    history = shared["history"]
+    offset = round_index * pop
+    scored = jnp.where(failed, jnp.nan, returns)
+    history = {
+        "z": jax.lax.dynamic_update_slice(
+            history["z"], searcher.space.from_hparams(hparams), (offset, 0)
+        ),
+        "returns": jax.lax.dynamic_update_slice(history["returns"], scored, (offset,)),
+        "mask": jax.lax.dynamic_update_slice(history["mask"], trial, (offset,)),
+    }
+    low, high = _bounds(bounds, history)
+    told_all = hyper_score_log_excess(history["returns"], low, high)
+    told = jax.lax.dynamic_slice(told_all, (offset,), (pop,))
+    searcher_state = shared["searcher"]
+    if bounds is None:
+        earlier = history["mask"] & (jnp.arange(history["mask"].shape[0]) < offset)
+        searcher_state = searcher.rescore(
+            searcher_state, history["z"], told_all, earlier
+        )
+    searcher_state, meta_metrics = searcher.tell(
+        key_tell, hparams, told, searcher_state, meta
     )
-    run_dir = results.make_run_dir(out_root, config.name)
-    results.write_json(
-        f"{run_dir}/config.json",
-        {**_config_dict(config), "space": repr(space), "devices": len(jax.devices())},
-    )
-    key = jax.random.key(config.seed)
-    key_search, key_rounds = jax.random.split(key)
-    meta_params = searcher.default_meta_params()
-    state = searcher.init(key_search, meta_params)
-    rounds, rows, best_members = [], [], []
-    for r in range(config.rounds):
-        key_ask, key_train, key_eval, key_tell = jax.random.split(
-            jax.random.fold_in(key_rounds, r), 4
+    outputs = {
+        "eval_return": returns,
+        "told_score": told,
+        "hyperscore": hyper_score(scored, low, high),
+        "trial": trial,
+        "hparams": hparams,
+        "bounds": jnp.stack([low, high]),
+        "meta": meta_metrics,
+    }
+    return {"searcher": searcher_state, "history": history}, outputs
+
+
+def _bounds(bounds, history):
+    if bounds is not None:
+        return jnp.float32(bounds[0]), jnp.float32(bounds[1])
+    valid = history["mask"] & jnp.isfinite(history["returns"])
+    low = jnp.min(jnp.where(valid, history["returns"], jnp.inf))
+    high = jnp.max(jnp.where(valid, history["returns"], -jnp.inf))
+    return low, high
+
+
+_begin_jit = jax.jit(_begin_round, static_argnums=0)
+_end_jit = jax.jit(_end_round, static_argnums=0)
+
+
+class TuneExperiment:
+    """A tuning run on the driver. Building it checks every name and number
+    of `config` (env, learner and its config, dims, searcher and its config,
+    the env-step budget) before anything compiles."""
+
+    kind = "tune"
+    headline = "best_eval"
+
+    def __init__(self, config: TuneConfig):
+        if not isinstance(config, TuneConfig):
+            raise TypeError(f"config must be a TuneConfig, got {type(config).__name__}")
+        self.config = config
+        self.seed = config.seed
+        self.env, self.env_params = make(config.env, **config.env_config)
+        self.learner = make_learner(config.learner, self.env, **config.learner_config)
+        categorical = [n for n, d in config.dims.items() if isinstance(d, Categorical)]
+        if categorical:
+            raise ValueError(
+                f"dims {', '.join(categorical)}: Categorical dims are not supported "
+                f"by tune (searchers model continuous dims only); allowed kinds: "
+                f"log_uniform, uniform, logit. Sweep a static field with separate "
+                f"runs (--set learner_config.FIELD=VALUE)"
+            )
+        self.space = SearchSpace(self.learner.default_hparams(), **config.dims)
+        self.searcher = make_searcher(
+            config.searcher,
+            self.space,
+            config.population_size,
+            **config.searcher_config,
         )
-        hparams, state = searcher.ask(key_ask, state, meta_params)
-        bar = ProgressBar(config.num_updates, f"round {r + 1}/{config.rounds}", quiet)
-        start = time.perf_counter()
-        states, metrics, info = train_population(
-            learner,
-            key_train,
-            hparams,
-            env_params,
-            config.num_updates,
-            config.chunk_size,
-            bar,
+        check_budget(self.learner, config.num_updates)
+        budget = config.population_size * config.rounds
+        num_points = getattr(self.searcher, "num_points", None)
+        if num_points is not None and num_points > budget:
+            warnings.warn(
+                f"the grid has {num_points} points but rounds x population_size = "
+                f"{budget} trials: only the first {budget} points are evaluated",
+                stacklevel=2,
+            )
+        self.meta_params = self.searcher.default_meta_params()
+        self.num_chunks = config.rounds * config.chunks_per_round
+        self.hparam_names = list(self.space.names)
+
+    def config_dict(self) -> dict:
+        return self.config.to_dict()
+
+    def _static_for(self, mesh) -> _Static:
+        c = self.config
+        return _Static(
+            self.learner, self.searcher, c.population_size,
+            padded_size(c.population_size, mesh), c.rounds, c.eval_episodes,
+            c.eval_max_steps, c.eval_deterministic, c.return_bounds, mesh,
+        )  # fmt: skip
+
+    def _round_keys(self, key, round_index):
+        _, key_rounds = jax.random.split(key)
+        return jax.random.split(jax.random.fold_in(key_rounds, round_index), 4)
+
+    def init(self, key, mesh):
+        """The searcher's initial state, an empty history, and zeros in the
+        shape of a population (replaced when the first round begins)."""
+        static = self._static_for(mesh)
+        key_search, _ = jax.random.split(key)
+        searcher_state = self.searcher.init(key_search, self.meta_params)
+        shapes = jax.eval_shape(
+            lambda k, s: _begin_round(
+                static, k, k, s, self.meta_params, self.env_params
+            )[0],
+            jax.random.key(0),
+            searcher_state,
         )
-        bar.close()
-        eval_keys = jax.random.split(key_eval, config.population_size)
-        returns, _ = _evaluate_population(
-            learner,
-            eval_keys,
-            states,
-            env_params,
-            config.eval_episodes,
-            config.eval_max_steps,
+        population = jax.tree_util.tree_map(
+            lambda s: jnp.zeros(s.shape, s.dtype), shapes
         )
-        mean_returns = jnp.mean(returns, axis=1)
-        low, high = config.return_bounds or (None, None)
-        scores, failed = hyper_score_with_mask(mean_returns, low, high)
-        state, _ = searcher.tell(key_tell, hparams, scores, state, meta_params)
-        scores, failed = np.asarray(scores), np.asarray(failed)
-        rounds.append(metrics)
-        best_members.append(int(np.argmax(scores)))
-        round_rows = _member_rows(
-            r,
-            jax.device_get(hparams),
-            np.asarray(mean_returns),
-            scores,
-            failed,
-            metrics["episode_return"],
+        total = self.config.rounds * self.config.population_size
+        history = {
+            "z": jnp.zeros((total, self.space.dim), jnp.float32),
+            "returns": jnp.full(total, jnp.nan, jnp.float32),
+            "mask": jnp.zeros(total, bool),
+        }
+        shared = {"searcher": searcher_state, "history": history}
+        return driver.place_state({"population": population, "shared": shared}, mesh)
+
+    def step(self, key, state, chunk: int, mesh):
+        """Chunk `chunk` of the run: begin a round, train, end a round."""
+        static = self._static_for(mesh)
+        c = self.config
+        round_index, in_round = divmod(chunk, c.chunks_per_round)
+        key_ask, key_train, key_eval, key_tell = self._round_keys(key, round_index)
+        population, shared = state["population"], state["shared"]
+        if in_round == 0:
+            population, searcher_state = _begin_jit(
+                static,
+                key_ask,
+                key_train,
+                shared["searcher"],
+                self.meta_params,
+                self.env_params,
+            )
+            shared = {**shared, "searcher": searcher_state}
+        learner_states, metrics, failure = _chunk_jit(
+            self.learner,
+            jax.random.wrap_key_data(population["keys"]),
+            population["learner"],
+            population["hparams"],
+            self.env_params,
+            population["failure"],
+            in_round * c.chunk_size,
+            c.chunk_size,
+            False,
         )
-        for row in round_rows:
-            row["round_seconds"] = time.perf_counter() - start
-            row["compile_seconds"] = info["compile_s"]
-        rows.extend(round_rows)
-    _write_outputs(run_dir, rounds, rows, best_members)
-    return run_dir, rows
+        population = {**population, "learner": learner_states, "failure": failure}
+        outputs = {"metrics": metrics, "trial": population["trial"]}
+        if in_round == c.chunks_per_round - 1:
+            shared, outputs["end"] = _end_jit(
+                static, key_eval, key_tell, population, shared, self.meta_params,
+                self.env_params, round_index,
+            )  # fmt: skip
+        return {"population": population, "shared": shared}, outputs
+
+    def host_init(self) -> dict:
+        return tune_report.empty_host()
+
+    def report(self, chunk, outputs, host, sink):
+        return tune_report.report(self, chunk, outputs, host, sink)
+
+    def refresh(self, host, sink) -> None:
+        tune_report.refresh(self, host, sink)
 
 
-def _config_dict(config: TuneConfig) -> dict[str, Any]:
-    out = dataclasses.asdict(config)
-    out["dims"] = {k: repr(v) for k, v in config.dims.items()}
-    return out
+def run_tune(
+    config: TuneConfig, out_root: str = "runs", quiet: bool = False, options=None
+):
+    """Run `config` in a fresh run directory under `out_root`; returns
+    `(run_dir, rows)` with one row per evaluated member (every round).
+
+    All validation happens before anything compiles. `options` (a
+    `driver.RunOptions`) sets checkpoints, TensorBoard and progress.
+    """
+    from jaxmeta.run.catalog import start_run
+
+    options = options or driver.RunOptions(quiet=quiet)
+    if quiet and not options.quiet:
+        options = dataclasses.replace(options, quiet=True)
+    return start_run(TuneExperiment(config), out_root, options)
 
 
-def _write_outputs(run_dir, rounds, rows, best_members):
-    results.write_metrics_csv(f"{run_dir}/metrics.csv", rounds)
-    results.write_members_csv(f"{run_dir}/members.csv", rows)
-    results.plot_learning_curves(f"{run_dir}/learning_curve.png", rounds, best_members)
-    best = max(rows, key=lambda row: (row["hyperscore"], row["eval_return"]))
-    results.write_json(f"{run_dir}/best_config.json", best)
-
-
-def best_rows(rows: list[dict], k: int = 5) -> list[dict]:
-    """The `k` best members over all rounds, by HyperScore then eval return."""
-    ranked = sorted(rows, key=lambda r: (r["hyperscore"], r["eval_return"]))
-    return ranked[::-1][:k]
-
-
-def format_table(rows: list[dict], hparam_names: list[str]) -> str:
-    """A markdown table of members: round, member, hparams, score, returns."""
-    head = ["round", "member", *hparam_names, "HyperScore", "eval return", "train ret"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in rows:
-        cells = [str(row["round"]), str(row["member"])]
-        cells += [f"{row[n]:.4g}" for n in hparam_names]
-        cells += [
-            f"{row['hyperscore']:.2f}",
-            f"{row['eval_return']:.1f}",
-            f"{row['final_train_return']:.1f}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+best_rows = tune_report.best_rows
+format_table = tune_report.format_table

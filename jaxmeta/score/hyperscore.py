@@ -16,6 +16,15 @@ Failed runs. A NaN or infinite return scores exactly 100, the minimum of the
 range: never above any finite return's score (the worst finite return of a
 min-max-normalised population also scores 100 up to float32 rounding). Use
 `hyper_score_with_mask` to get the mask of failed members, to report them.
+
+What searchers are told. In float32 the HyperScore rounds to exactly 100 for
+every poor return (V = 0.1, 0.05 and 0.02 all give 100.00), so a searcher would
+see a flat landscape wherever members are still poor. Searchers are told
+`hyper_score_log_excess` instead: log((HyperScore - 100) / 100) =
+kappa * log_sigmoid(beta ln V + gamma), computed in log space. It is strictly
+increasing in the return for every finite return (V is not clipped: above the
+upper bound ln V keeps growing; below V_EPS it continues linearly in V), and
+NaN for a failed run, so the searcher records a failed trial.
 """
 
 import math
@@ -161,3 +170,46 @@ def hyper_score(
     E.g. CartPole-v1: `hyper_score(final_returns, low=0.0, high=500.0)`.
     """
     return hyper_score_with_mask(returns, low, high, beta, gamma, kappa)[0]
+
+
+def hyper_score_log_excess(
+    returns: Array,
+    low=None,
+    high=None,
+    beta=DEFAULT_BETA,
+    gamma=DEFAULT_GAMMA,
+    kappa=DEFAULT_KAPPA,
+) -> Array:
+    """Returns `[...]` -> log((HyperScore - 100) / 100) `[...]`, the strictly
+    monotone form searchers are told (NaN for NaN/inf returns).
+
+    Bounds as in `normalise_returns` (None = min/max over the finite returns).
+    For V = (return - low) / (high - low): kappa * log_sigmoid(beta * ln V +
+    gamma), V unclipped above 1, and below V_EPS ln V replaced by
+    ln V_EPS + (V - V_EPS): returns at or below the lower bound stay ordered
+    without the huge values (and GP outliers) of ln V near 0.
+    """
+    _check_bounds(low, high)
+    _check_shape_params(beta, gamma, kappa)
+    return _log_excess(returns, low, high, beta, gamma, kappa)
+
+
+@jax.jit
+def _log_excess(returns, low, high, beta, gamma, kappa):
+    returns = jnp.asarray(returns, jnp.float32)
+    finite = jnp.isfinite(returns)
+    if low is None:
+        low = jnp.min(jnp.where(finite, returns, jnp.inf))
+    if high is None:
+        high = jnp.max(jnp.where(finite, returns, -jnp.inf))
+    low = jnp.asarray(low, jnp.float32)
+    high = jnp.asarray(high, jnp.float32)
+    span = high - low
+    v = jnp.where(span > 0, (returns - low) / jnp.where(span > 0, span, 1.0), 1.0)
+    log_v = jnp.where(
+        v > V_EPS,
+        jnp.log(jnp.maximum(v, V_EPS)),
+        math.log(V_EPS) + (v - V_EPS),
+    )
+    told = kappa * jax.nn.log_sigmoid(beta * log_v + gamma)
+    return jnp.where(finite, told, jnp.nan)

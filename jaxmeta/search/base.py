@@ -18,7 +18,13 @@ class Searcher(Protocol):
     """A frozen, hashable dataclass of static config (jit it with `self`
     static); traced numbers live in `meta_params` and the state. Hparams
     populations have a leading axis of `population_size`; scores are `[pop]`,
-    higher is better."""
+    higher is better.
+
+    Two hooks serve the run layer: `rescore(state, z, scores, mask)` replaces
+    the scores the searcher remembers of every point told so far (z [n, dim],
+    scores [n], mask [n]), used when scores are normalised over all evaluated
+    members and the normalisation moves; `trial_mask(state)` [pop] bool marks
+    which members of the last ask are real trials (grid padding is not)."""
 
     space: SearchSpace
     population_size: int
@@ -37,6 +43,10 @@ class Searcher(Protocol):
         state: Any,
         meta_params: Any,
     ) -> tuple[Any, Metrics]: ...
+
+    def rescore(self, state: Any, z: Array, scores: Array, mask: Array) -> Any: ...
+
+    def trial_mask(self, state: Any) -> Array: ...
 
 
 def check_searcher_config(space: SearchSpace, population_size: int) -> None:
@@ -149,3 +159,14 @@ def tell_metrics(
         "meta/generation_mean_score": jnp.where(n_valid > 0, mean, jnp.nan),
         "meta/num_invalid": jnp.sum(counted & invalid).astype(jnp.int32),
     }
+
+
+def rescored_record(space: SearchSpace, z: Array, scores: Array, mask: Array) -> dict:
+    """The best-so-far fields (best_z, best_score) recomputed from every point
+    told so far, for `Searcher.rescore`: z [n, dim], scores [n] (NaN = failed),
+    mask [n] which rows are told points."""
+    scores, _ = sanitise_scores(jnp.where(mask, scores, jnp.nan))
+    best_z, best_score = update_best(
+        z, scores, initial_best(space), jnp.float32(-jnp.inf)
+    )
+    return {"best_z": best_z, "best_score": best_score}

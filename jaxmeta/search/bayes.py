@@ -25,6 +25,7 @@ from jaxmeta.search.base import (
     empty_record,
     population_z,
     record_tell,
+    rescored_record,
     sanitise_scores,
     tell_metrics,
 )
@@ -131,6 +132,25 @@ class BayesSearch:
         metrics = tell_metrics(scores, invalid, state.best_score)
         metrics["meta/num_observations"] = jnp.sum(state.mask).astype(jnp.int32)
         return state, metrics
+
+    def rescore(self, state: BayesState, z: Array, scores: Array, mask: Array):
+        """Every told point's score replaced (see `Searcher.rescore`): the
+        observation buffer is rebuilt from z [n, dim], scores [n] (NaN =
+        failed) and mask [n], keeping the last GP fit to warm-start from."""
+        low, high = self.space.bounds
+        empty = self.optimiser.empty().replace(hyperparams=state.hyperparams)
+        unit = (z - low) / (high - low)
+        rebuilt = self.optimiser.store(empty, unit, jnp.where(mask, scores, jnp.nan))
+        return state.replace(
+            unit_x=rebuilt.unit_x,
+            scores=rebuilt.scores,
+            mask=rebuilt.mask,
+            **rescored_record(self.space, z, scores, mask),
+        )
+
+    def trial_mask(self, state: BayesState) -> Array:
+        """[pop] bool: every member of an ask is a real trial."""
+        return jnp.ones(self.population_size, bool)
 
     def best_hparams(self, state: BayesState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

@@ -36,11 +36,13 @@ from jaxmeta.search.base import (
     empty_record,
     population_z,
     record_tell,
+    rescored_record,
     sanitise_scores,
     tell_metrics,
 )
 from jaxmeta.search.space import SearchSpace
 from jaxmeta.types import Array, Key, Metrics, PyTree
+from jaxmeta.validation import unknown_name
 
 # Initial step size in the rescaled box [-1, 1]^dim, for strategies whose params
 # have `std_init`: a quarter of the box width, so the first population spreads
@@ -97,10 +99,7 @@ class EvosaxSearch:
                 "space must have at least one continuous dim for EvosaxSearch"
             )
         if self.strategy not in evosax_algorithms:
-            raise ValueError(
-                f"strategy {self.strategy!r} is not an evosax algorithm; allowed "
-                f"values: {', '.join(sorted(evosax_algorithms))}"
-            )
+            raise unknown_name("evosax strategy", self.strategy, evosax_algorithms)
         try:
             kwargs = tuple(sorted(dict(self.strategy_kwargs).items()))
             hash(kwargs)
@@ -191,6 +190,17 @@ class EvosaxSearch:
             strategy_state=strong_types(es_state), **record_tell(state, z, scores)
         )
         return state, tell_metrics(scores, invalid, state.best_score)
+
+    def rescore(self, state, z: Array, scores: Array, mask: Array):
+        """Every told point's score replaced (see `Searcher.rescore`). Only the
+        best-so-far record is recomputed: the strategy's own state was built
+        from each generation's fitness, whose order a renormalisation of
+        returns does not change."""
+        return state.replace(**rescored_record(self.space, z, scores, mask))
+
+    def trial_mask(self, state) -> Array:
+        """[pop] bool: every member of an ask is a real trial."""
+        return jnp.ones(self.population_size, bool)
 
     def best_hparams(self, state: EvosaxSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

@@ -24,6 +24,7 @@ from jaxmeta.search.base import (
     empty_record,
     population_z,
     record_tell,
+    rescored_record,
     sanitise_scores,
     tell_metrics,
 )
@@ -141,6 +142,16 @@ class GridSearch:
             **record_tell(state, z, jnp.where(counted, scores, -jnp.inf))
         )
         return state, tell_metrics(scores, invalid, state.best_score, counted)
+
+    def rescore(self, state, z: Array, scores: Array, mask: Array):
+        """Every told point's score replaced (see `Searcher.rescore`): only the
+        best-so-far record depends on past scores."""
+        return state.replace(**rescored_record(self.space, z, scores, mask))
+
+    def trial_mask(self, state: GridSearchState) -> Array:
+        """[pop] bool: the members of the last ask that are grid points (False
+        for the padding of the last chunk and after the grid is exhausted)."""
+        return state.asked_is_grid
 
     def best_hparams(self, state: GridSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

@@ -5,6 +5,7 @@ import dataclasses
 from functools import partial
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 from jaxmeta.search.base import (
@@ -13,6 +14,7 @@ from jaxmeta.search.base import (
     empty_record,
     population_z,
     record_tell,
+    rescored_record,
     sanitise_scores,
     tell_metrics,
 )
@@ -72,6 +74,15 @@ class RandomSearch:
         scores, invalid = sanitise_scores(check_scores(scores, self.population_size))
         state = state.replace(**record_tell(state, z, scores))
         return state, tell_metrics(scores, invalid, state.best_score)
+
+    def rescore(self, state, z: Array, scores: Array, mask: Array):
+        """Every told point's score replaced (see `Searcher.rescore`): only the
+        best-so-far record depends on past scores here."""
+        return state.replace(**rescored_record(self.space, z, scores, mask))
+
+    def trial_mask(self, state) -> Array:
+        """[pop] bool: every member of an ask is a real trial."""
+        return jnp.ones(self.population_size, bool)
 
     def best_hparams(self, state: RandomSearchState) -> PyTree:
         """The best config seen so far, unbatched hparams."""

@@ -8,6 +8,8 @@ this module does not import evosax. Every registered class takes
 
 import importlib
 
+from jaxmeta.validation import checked_fields, unknown_name
+
 _LAZY: dict[str, str] = {
     "random": "jaxmeta.search.random_search:RandomSearch",
     "grid": "jaxmeta.search.grid_search:GridSearch",
@@ -37,15 +39,18 @@ def get(name: str) -> type:
     allowed values otherwise)."""
     if name not in _CLASSES:
         if name not in _LAZY:
-            raise ValueError(
-                f"unknown searcher {name!r}; allowed values: "
-                f"{', '.join(registered_names())}"
-            )
+            raise unknown_name("searcher", name, registered_names())
         module_name, class_name = _LAZY[name].split(":")
         _CLASSES[name] = getattr(importlib.import_module(module_name), class_name)
     return _CLASSES[name]
 
 
 def make(name: str, space, population_size: int, **options):
-    """Build the searcher `name` over `space` with `population_size` members."""
-    return get(name)(space, population_size, **options)
+    """Build the searcher `name` over `space` with `population_size` members;
+    `options` are checked against the searcher's fields first
+    (`searcher_config`: unknown names and wrong types raise, naming them)."""
+    cls = get(name)
+    options = checked_fields(
+        cls, options, "searcher_config", skip=("space", "population_size")
+    )
+    return cls(space, population_size, **options)

@@ -16,10 +16,11 @@ dimension, and so on.
 
 `Categorical(choices)` dimensions are STATIC structural choices (hidden size,
 number of workers): they change shapes or branches, so they cannot be vmapped
-and are not hparams leaves. They name static learner-config fields instead. The
-run loop draws them with `sample_static`, splits the population with
-`group_by_static`, builds one learner per distinct combination and compiles
-once per group:
+and are not hparams leaves. They name static learner-config fields instead.
+The searchers do not model them (they search `z` only), and `run_tune` refuses
+them; code that sweeps them draws them with `sample_static`, splits the
+population with `group_by_static`, builds one learner per distinct combination
+and compiles once per group:
 
     idx = space.sample_static(key, population_size)  # [pop, n_cat] ints
     for static_values, members in space.group_by_static(idx):
@@ -44,6 +45,7 @@ from jaxmeta.search.dimensions import (
     Uniform,
 )
 from jaxmeta.types import Array, Key, PyTree
+from jaxmeta.validation import unknown_name
 
 
 class SearchSpace:
@@ -74,9 +76,8 @@ class SearchSpace:
                 categorical[name] = dim.choices
             elif isinstance(dim, LogUniform | Uniform | Logit):
                 if name not in allowed:
-                    raise ValueError(
-                        f"{name}: not a field of {type(base).__name__}; allowed "
-                        f"fields: {', '.join(allowed)}"
+                    raise unknown_name(
+                        f"{type(base).__name__} field (dims)", name, allowed
                     )
                 if np.shape(getattr(base, name)) != ():
                     raise ValueError(

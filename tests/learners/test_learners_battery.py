@@ -59,9 +59,13 @@ def cartpole_runs(request):
         )
         for i in range(SIZE)
     ]
-    # A second population with other numbers must reuse the compiled program.
-    population_train(learner, keys, _population(learner, 2.0), env_params, NUM_UPDATES)
-    return learner, batched, singles
+    # A second population with other numbers must reuse the compiled program:
+    # every member gets the same key, so only the hparams tell them apart.
+    same_key = jnp.stack([keys[0]] * SIZE)
+    shared = population_train(
+        learner, same_key, _population(learner, 2.0), env_params, NUM_UPDATES
+    )
+    return learner, batched, singles, shared
 
 
 def test_every_learner_has_a_tiny_config():
@@ -69,12 +73,14 @@ def test_every_learner_has_a_tiny_config():
 
 
 def _check_contract(learner, state, metrics):
-    for field in ("episode_return", "episodes", "env_steps"):
+    for field in ("episode_return", "episodes", "env_steps", "train/failure"):
         assert metrics[field].shape == (NUM_UPDATES,)
     steps = learner.num_envs * learner.num_steps
-    np.testing.assert_allclose(
+    assert metrics["env_steps"].dtype == jnp.int32
+    np.testing.assert_array_equal(
         metrics["env_steps"], steps * np.arange(1, NUM_UPDATES + 1)
     )
+    assert not np.any(metrics["train/failure"])
     assert int(state.update_count) == NUM_UPDATES
     assert not bool(state.diverged)
     finished = np.asarray(metrics["episodes"]) > 0
@@ -83,10 +89,13 @@ def _check_contract(learner, state, metrics):
     assert np.all(np.isnan(returns[~finished]))
     action = learner.act(jax.random.key(1), state, state.env.obs)
     assert action.shape[0] == learner.num_envs
+    greedy = learner.act(jax.random.key(1), state, state.env.obs, deterministic=True)
+    again = learner.act(jax.random.key(2), state, state.env.obs, deterministic=True)
+    np.testing.assert_array_equal(greedy, again)
 
 
 def test_smoke_discrete_actions(cartpole_runs):
-    learner, _, singles = cartpole_runs
+    learner, _, singles, _ = cartpole_runs
     state, metrics = singles[0]
     _check_contract(learner, state, metrics)
     assert float(np.sum(metrics["episodes"])) > 0
@@ -110,7 +119,7 @@ def test_smoke_continuous_actions(name):
 
 
 def test_vmapped_member_equals_unbatched_run(cartpole_runs):
-    _, (states, metrics), singles = cartpole_runs
+    _, (states, metrics), singles, _ = cartpole_runs
     for i, (state_i, metrics_i) in enumerate(singles):
         for k in metrics_i:
             np.testing.assert_allclose(
@@ -124,10 +133,17 @@ def test_vmapped_member_equals_unbatched_run(cartpole_runs):
             np.testing.assert_allclose(b[i], a, rtol=1e-5, atol=1e-5)
 
 
-def test_members_differ_when_hparams_differ(cartpole_runs):
-    _, (states, _), _ = cartpole_runs
-    leaf = jax.tree_util.tree_leaves(states.params)[0]
-    assert not np.allclose(leaf[0], leaf[-1])
+def test_members_differ_when_only_hparams_differ(cartpole_runs):
+    _, _, _, (states, metrics) = cartpole_runs
+    # Same key: same initial params and envs; the learning rates differ.
+    for leaf in jax.tree_util.tree_leaves(states.params):
+        assert not np.allclose(leaf[0], leaf[-1])
+    # The first rollout comes from the same initial policy; later ones do not.
+    returns = np.asarray(metrics["episode_return"])
+    np.testing.assert_array_equal(returns[0, 0], returns[-1, 0])
+    np.testing.assert_array_equal(metrics["episodes"][0, 0], metrics["episodes"][-1, 0])
+    loss = np.asarray(metrics["train/policy_loss"])
+    assert not np.allclose(loss[0], loss[-1])
 
 
 def test_population_with_different_hparams_compiles_once(cartpole_runs):

@@ -6,7 +6,7 @@ import pytest
 
 from jaxmeta.envs import make
 from jaxmeta.learners import PPO, Reinforce, hparams_with, make_learner
-from jaxmeta.run.loop import train_population
+from jaxmeta.run.population import train_population
 from jaxmeta.search import LogUniform, SearchSpace, Uniform
 
 

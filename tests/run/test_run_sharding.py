@@ -13,7 +13,7 @@ SCRIPT = textwrap.dedent(
     import jax, jax.numpy as jnp, numpy as np
     import gymnax
     from jaxmeta.learners import PPO
-    from jaxmeta.run.loop import train_population
+    from jaxmeta.run.population import train_population
     from jaxmeta.run.sharding import population_mesh
 
     env, env_params = gymnax.make("CartPole-v1")

@@ -1,6 +1,7 @@
 """End to end: a tiny tune run writes its run directory; the CLI lists and helps."""
 
 import csv
+import dataclasses
 import json
 import os
 
@@ -8,6 +9,9 @@ import numpy as np
 import pytest
 
 from jaxmeta.cli import main
+from jaxmeta.run.catalog import quickstart, split_run_options
+from jaxmeta.run.config import apply_overrides, load_config_file
+from jaxmeta.run.driver import RunOptions
 from jaxmeta.run.tune import TuneConfig, best_rows, format_table, run_tune
 from jaxmeta.search import LogUniform, Uniform
 
@@ -56,6 +60,10 @@ def test_tune_writes_run_directory(tmp_path):
     assert all(0.0 < r["eval_return"] <= 20.0 for r in rows)
     table = format_table(best_rows(rows, 2), ["learning_rate", "clip_eps"])
     assert table.count("\n") == 3
+    with open(os.path.join(run_dir, "members.csv")) as f:
+        members = list(csv.DictReader(f))
+    assert len(members) == 6
+    assert {"failed", "failure", "failed_at_update", "told_score"} <= set(members[0])
 
 
 def test_same_seed_same_numbers(tmp_path):
@@ -75,10 +83,56 @@ def test_tune_config_validation():
 
 def test_cli_list_help_and_errors(capsys):
     assert main(["list"]) == 0
-    assert "quickstart" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for name in (
+        "quickstart",
+        "ppo",
+        "reinforce",
+        "bayes",
+        "evosax",
+        "CartPole-v1",
+        "LunarLanderContinuous-v3",
+    ):
+        assert name in out, name
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0
-    assert "run" in capsys.readouterr().out
+    assert "resume" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["tune", "--help"])
+    help_text = capsys.readouterr().out
+    for field in dataclasses.fields(TuneConfig):
+        assert f"  {field.name} (default: " in help_text, field.name
+    for option in dataclasses.fields(RunOptions):
+        assert option.name in help_text, option.name
     assert main(["run", "no-such-experiment"]) == 2
     assert "allowed values: quickstart" in capsys.readouterr().err
+
+
+def test_quickstart_file_is_the_quickstart_experiment():
+    path = os.path.join(
+        os.path.dirname(__file__), "..", "..", "experiments", "quickstart.toml"
+    )
+    from_file, options = split_run_options(load_config_file(path))
+    assert TuneConfig.from_dict(from_file) == TuneConfig.from_dict(quickstart())
+    assert options == RunOptions()
+    config = TuneConfig.from_dict(quickstart())
+    assert TuneConfig.from_dict(config.to_dict()) == config
+
+
+def test_overrides_reach_nested_fields():
+    values = apply_overrides(
+        quickstart(),
+        [
+            "population_size=64",
+            "learner_config.num_envs=8",
+            "searcher=random",
+            "dims.learning_rate.high=1e-2",
+            "return_bounds=[0, 400]",
+        ],
+    )
+    config = TuneConfig.from_dict(values)
+    assert config.population_size == 64 and config.searcher == "random"
+    assert config.learner_config["num_envs"] == 8
+    assert config.dims["learning_rate"] == LogUniform(3e-4, 1e-2)
+    assert config.return_bounds == (0.0, 400.0)

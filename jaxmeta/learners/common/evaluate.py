@@ -4,8 +4,17 @@ import jax
 import jax.numpy as jnp
 
 
-def evaluate(learner, key, state, env_params, num_episodes: int, max_steps: int):
-    """Run `num_episodes` episodes in parallel with `learner.act`.
+def evaluate(
+    learner,
+    key,
+    state,
+    env_params,
+    num_episodes: int,
+    max_steps: int,
+    deterministic: bool = False,
+):
+    """Run `num_episodes` episodes in parallel with `learner.act` (sampled
+    actions, or greedy ones when `deterministic`).
 
     Each episode counts rewards until its first termination or truncation, or
     `max_steps`. Returns `(returns, lengths)`, each `[num_episodes]`.
@@ -20,7 +29,7 @@ def evaluate(learner, key, state, env_params, num_episodes: int, max_steps: int)
         obs, env_state, alive, total, length = carry
         key_act, key_env = jax.random.split(key)
         flat = jnp.reshape(obs, (num_episodes, -1)).astype(jnp.float32)
-        action = learner.act(key_act, state, flat)
+        action = learner.act(key_act, state, flat, deterministic)
         obs, env_state, reward, terminated, truncated, _ = jax.vmap(
             env.step, in_axes=(0, 0, 0, None)
         )(jax.random.split(key_env, num_episodes), env_state, action, env_params)

@@ -3,7 +3,10 @@
 `PolicyHead` is static (hashable) and derived from the env's action space; it
 builds the actor network and turns its output into samples, log-probabilities and
 entropies. Continuous actions are sampled unclipped (their log-probability is
-exact) and clipped to the action bounds only when sent to the environment.
+exact) and clipped to the action bounds only when sent to the environment. The
+head's shapes come from the env's default params; the bounds themselves come
+from the env_params a member trains on (`action_bounds`), so a task that changes
+them (Pendulum's `max_torque`) is respected.
 """
 
 import dataclasses
@@ -66,16 +69,33 @@ class PolicyHead:
         """Most likely action."""
         return jnp.argmax(out, -1) if self.discrete else out[0]
 
-    def to_env(self, action):
-        """The action sent to the environment (clipped for continuous spaces)."""
+    def to_env(self, action, low, high):
+        """The action sent to the environment: discrete unchanged; continuous
+        clipped to `[low, high]` (each `[action_dim]`, see `action_bounds`)."""
         if self.discrete:
             return action
-        clipped = jnp.clip(action, jnp.asarray(self.low), jnp.asarray(self.high))
+        clipped = jnp.clip(action, low, high)
         return clipped.reshape(action.shape[:-1] + self.env_shape)
 
 
+def action_bounds(env, env_params, head: PolicyHead):
+    """`(low, high)`, each `[action_dim]` float32, of `env.action_space(env_params)`
+    (traced with the params, so per-member tasks keep their own bounds); empty
+    `[0]` arrays for a discrete space."""
+    if head.discrete:
+        return jnp.zeros(0, jnp.float32), jnp.zeros(0, jnp.float32)
+    space = env.action_space(env_params)
+    shape = tuple(space.shape) or (1,)
+
+    def flat(x):
+        return jnp.broadcast_to(jnp.asarray(x, jnp.float32), shape).reshape(-1)
+
+    return flat(space.low), flat(space.high)
+
+
 def policy_head_for(env, env_params) -> PolicyHead:
-    """Build the `PolicyHead` matching `env.action_space(env_params)`."""
+    """Build the `PolicyHead` matching `env.action_space(env_params)` (static:
+    kind, size and shape; `low`/`high` record the default bounds only)."""
     space = env.action_space(env_params)
     if isinstance(space, spaces.Discrete):
         return PolicyHead(True, int(space.n))

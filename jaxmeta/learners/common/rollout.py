@@ -15,6 +15,7 @@ from jaxmeta.learners.common.normalization import (
     normalize,
     update_running_stats,
 )
+from jaxmeta.learners.common.policy import PolicyHead, action_bounds
 
 
 @struct.dataclass
@@ -24,6 +25,8 @@ class EnvCarry:
     episode_return: jnp.ndarray  # [N], return of the running episode so far
     episode_length: jnp.ndarray  # [N]
     obs_stats: RunningStats  # updated only when observation normalisation is on
+    action_low: jnp.ndarray  # [action_dim] bounds of the task trained on ([0]
+    action_high: jnp.ndarray  # for discrete actions), see `action_bounds`
 
 
 @struct.dataclass
@@ -42,14 +45,16 @@ def _flatten(obs, num_envs):
     return jnp.reshape(obs, (num_envs, -1)).astype(jnp.float32)
 
 
-def init_env_carry(key, env, env_params, num_envs: int) -> EnvCarry:
-    """Reset `num_envs` envs. Returns an `EnvCarry` with obs `[num_envs, obs_dim]`."""
+def init_env_carry(key, env, env_params, num_envs: int, head: PolicyHead) -> EnvCarry:
+    """Reset `num_envs` envs. Returns an `EnvCarry` with obs `[num_envs, obs_dim]`
+    and the action bounds of `env_params`."""
     keys = jax.random.split(key, num_envs)
     obs, env_state = jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
     obs = _flatten(obs, num_envs)
     zeros = jnp.zeros(num_envs)
     stats = update_running_stats(init_running_stats(obs.shape[-1]), obs)
-    return EnvCarry(obs, env_state, zeros, zeros, stats)
+    low, high = action_bounds(env, env_params, head)
+    return EnvCarry(obs, env_state, zeros, zeros, stats, low, high)
 
 
 def policy_input(carry: EnvCarry, obs, normalize_obs: bool):
@@ -65,8 +70,9 @@ def collect_rollout(
     policy_fn(key, obs_in `[N, obs_dim]`) -> (action, env_action, log_prob `[N]`,
     value `[N]`). Returns `(carry, trajectory, stats)` where trajectory leaves are
     `[num_steps, N, ...]` and stats holds `episode_return` (mean return of the
-    episodes that finished, NaN when none did), `episodes` (how many finished)
-    and `episode_length` (their mean length, NaN when none).
+    episodes that finished, NaN when none did), `episodes` (how many finished),
+    `episode_length` (their mean length, NaN when none) and `env_finite` ([]
+    bool: every observation and reward of the rollout was finite).
     """
     num_envs = carry.obs.shape[0]
 
@@ -93,6 +99,8 @@ def collect_rollout(
             jnp.where(done, 0.0, ep_return),
             jnp.where(done, 0.0, ep_length),
             stats,
+            carry.action_low,
+            carry.action_high,
         )
         transition = Trajectory(
             obs=obs_in,
@@ -104,15 +112,19 @@ def collect_rollout(
             truncated=jnp.logical_and(truncated, jnp.logical_not(terminated)),
             final_obs=policy_input(new_carry, final_obs, normalize_obs),
         )
-        return new_carry, (transition, ep_return, ep_length)
+        finite = jnp.logical_and(
+            jnp.all(jnp.isfinite(reward)), jnp.all(jnp.isfinite(final_obs))
+        )
+        return new_carry, (transition, ep_return, ep_length, finite)
 
-    carry, (traj, ep_returns, ep_lengths) = jax.lax.scan(
+    carry, (traj, ep_returns, ep_lengths, finite) = jax.lax.scan(
         step, carry, jax.random.split(key, num_steps)
     )
     done = traj.done.astype(jnp.float32)
     count = done.sum()
     safe = jnp.maximum(count, 1.0)
     stats = {
+        "env_finite": jnp.all(finite),
         "episode_return": jnp.where(
             count > 0, (ep_returns * done).sum() / safe, jnp.nan
         ),
