@@ -21,7 +21,9 @@ import sys
 import time
 
 REJAX_PINS = ("rejax==0.1.3", "gymnax==0.0.9")  # last gymnax with 5-value step
-SHARED_PINS = ("jax", "jaxlib", "flax", "optax", "chex", "distrax", "numpy")
+# Pinned to this environment's versions, so both sides run the same XLA. rejax
+# also needs distrax, which jaxmeta does not install: pip picks it in the venv.
+SHARED_PINS = ("jax", "jaxlib", "flax", "optax", "chex", "numpy")
 FIXED_HPARAMS = {
     "gamma": 0.99,
     "gae_lambda": 0.95,
@@ -203,7 +205,7 @@ def rejax_runs_with(python):
 def rejax_python(venv_dir):
     """An interpreter that runs rejax: this one if it can, else a separate venv.
 
-    The venv pins jax/jaxlib/flax/optax/chex/distrax/numpy to this environment's
+    The venv pins jax/jaxlib/flax/optax/chex/numpy to this environment's
     versions (so both sides run the same XLA) plus REJAX_PINS.
     """
     if rejax_runs_with(sys.executable):

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from jax import monitoring
 
 from jaxmeta.cli import main
 from jaxmeta.run.catalog import quickstart, split_run_options
@@ -38,8 +39,22 @@ def _tiny(**overrides):
     return TuneConfig(**config)
 
 
+TRACES = []
+monitoring.register_event_duration_secs_listener(
+    lambda name, _d, **kw: (
+        TRACES.append(kw.get("fun_name"))
+        if name.endswith("jaxpr_trace_duration")
+        else None
+    )
+)
+
+
 def test_tune_writes_run_directory(tmp_path):
+    TRACES.clear()
     run_dir, rows = run_tune(_tiny(), out_root=str(tmp_path), quiet=True)
+    # 2 rounds x 2 chunks: begin, train chunk and end each trace at most once.
+    for program in ("_begin_round", "_chunk_and_failures", "_end_round"):
+        assert TRACES.count(program) <= 1, (program, TRACES.count(program))
     for name in (
         "config.json",
         "metrics.csv",
