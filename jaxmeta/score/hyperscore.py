@@ -91,8 +91,9 @@ def normalise_returns(returns: Array, low=None, high=None) -> Array:
 
 # Jitted cores (validation stays outside, in plain Python): called eagerly on
 # host results they compile once per shape instead of once per primitive.
-@jax.jit
-def _normalise(returns, low, high):
+def _raw_normalised(returns, low, high):
+    """(V unclipped, finite mask): V = (return - low) / (high - low), bounds
+    left as None taken over the finite returns; V = 1 for an empty range."""
     returns = jnp.asarray(returns, jnp.float32)
     finite = jnp.isfinite(returns)
     if low is None:
@@ -103,7 +104,12 @@ def _normalise(returns, low, high):
     high = jnp.asarray(high, jnp.float32)
     span = high - low
     safe_span = jnp.where(span > 0, span, 1.0)
-    v = jnp.where(span > 0, (returns - low) / safe_span, 1.0)
+    return jnp.where(span > 0, (returns - low) / safe_span, 1.0), finite
+
+
+@jax.jit
+def _normalise(returns, low, high):
+    v, finite = _raw_normalised(returns, low, high)
     v = jnp.clip(v, V_EPS, 1.0)
     return jnp.where(finite, v, V_EPS)
 
@@ -196,16 +202,7 @@ def hyper_score_log_excess(
 
 @jax.jit
 def _log_excess(returns, low, high, beta, gamma, kappa):
-    returns = jnp.asarray(returns, jnp.float32)
-    finite = jnp.isfinite(returns)
-    if low is None:
-        low = jnp.min(jnp.where(finite, returns, jnp.inf))
-    if high is None:
-        high = jnp.max(jnp.where(finite, returns, -jnp.inf))
-    low = jnp.asarray(low, jnp.float32)
-    high = jnp.asarray(high, jnp.float32)
-    span = high - low
-    v = jnp.where(span > 0, (returns - low) / jnp.where(span > 0, span, 1.0), 1.0)
+    v, finite = _raw_normalised(returns, low, high)
     log_v = jnp.where(
         v > V_EPS,
         jnp.log(jnp.maximum(v, V_EPS)),
