@@ -4,9 +4,11 @@ dataclass declares. Everything here runs before anything is traced."""
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 
 def unknown_name(kind: str, name, allowed: Iterable[str]) -> ValueError:
@@ -121,3 +123,51 @@ def checked_fields(cls, values: dict, where: str, skip: Iterable[str] = ()) -> d
             raise unknown_name(f"{where} field", name, fields)
         out[name] = coerce(f"{where}.{name}", value, hints.get(name, typing.Any))
     return out
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Allowed values of one range's ends: ``minimum (<|<=) x (<|<=) maximum``."""
+
+    minimum: float = -math.inf
+    maximum: float = math.inf
+    open_minimum: bool = False
+    open_maximum: bool = False
+
+    def contains(self, value: float) -> bool:
+        above = value > self.minimum if self.open_minimum else value >= self.minimum
+        below = value < self.maximum if self.open_maximum else value <= self.maximum
+        return above and below
+
+    def describe(self) -> str:
+        left = "(" if self.open_minimum else "["
+        right = ")" if self.open_maximum else "]"
+        return f"{left}{self.minimum}, {self.maximum}{right}"
+
+
+POSITIVE = Domain(minimum=0.0, open_minimum=True)
+NONNEGATIVE = Domain(minimum=0.0)
+
+
+def check_in_domains(where: str, values: dict, domains: dict) -> None:
+    """Concrete numbers in `values` (scalars or arrays; traced ones are left
+    alone) must lie in `domains[name]`; ValueError names the field and the
+    allowed values."""
+    import numpy as np
+
+    for name, domain in domains.items():
+        if name not in values:
+            continue
+        try:
+            array = np.asarray(values[name], dtype=float)
+        except Exception:  # noqa: BLE001 - a tracer: checked elsewhere
+            continue
+        bad = [
+            x
+            for x in array.reshape(-1)
+            if not (math.isfinite(x) and domain.contains(x))
+        ]
+        if bad:
+            raise ValueError(
+                f"{where}.{name} must lie in {domain.describe()}, got {bad[0]!r}"
+            )

@@ -23,29 +23,7 @@ from typing import Any, ClassVar
 import jax
 import jax.numpy as jnp
 
-
-@dataclass(frozen=True)
-class Domain:
-    """Allowed values of one range's ends: ``minimum (<|<=) x (<|<=) maximum``."""
-
-    minimum: float = -math.inf
-    maximum: float = math.inf
-    open_minimum: bool = False
-    open_maximum: bool = False
-
-    def contains(self, value: float) -> bool:
-        above = value > self.minimum if self.open_minimum else value >= self.minimum
-        below = value < self.maximum if self.open_maximum else value <= self.maximum
-        return above and below
-
-    def describe(self) -> str:
-        left = "(" if self.open_minimum else "["
-        right = ")" if self.open_maximum else "]"
-        return f"{left}{self.minimum}, {self.maximum}{right}"
-
-
-POSITIVE = Domain(minimum=0.0, open_minimum=True)
-NONNEGATIVE = Domain(minimum=0.0)
+from jaxmeta.validation import NONNEGATIVE, POSITIVE, Domain  # noqa: F401
 
 
 def check_range(name: str, value: Any, domain: Domain) -> tuple[float, float]:

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 
+from jaxmeta.validation import check_in_domains
+
 
 class Learner(Protocol):
     def default_hparams(self) -> Any: ...
@@ -144,6 +146,15 @@ def env_steps(update_count, steps_per_update: int):
     """Cumulative env steps after `update_count` updates, [] int32 (exact up to
     2^31 - 1; `run/` checks a run's budget against that limit)."""
     return update_count.astype(jnp.int32) * jnp.int32(steps_per_update)
+
+
+def check_hparams(learner, hparams, where: str = "hparams") -> None:
+    """Concrete hparams must lie in the learner's `hparam_domains` (a dict
+    name -> `validation.Domain`, e.g. ES's sigma > 0): ValueError naming the
+    field and the allowed values, before anything compiles."""
+    domains = getattr(learner, "hparam_domains", {})
+    values = {f.name: getattr(hparams, f.name) for f in dataclasses.fields(hparams)}
+    check_in_domains(where, values, domains)
 
 
 def check_positive_ints(**fields):

@@ -85,3 +85,47 @@ class Critic(nn.Module):
     @nn.compact
     def __call__(self, obs):
         return jnp.squeeze(MLP(self.hidden, 1, self.activation, 1.0)(obs), -1)
+
+
+class DeterministicActor(nn.Module):
+    """A deterministic policy's pre-squash output (ES policies; ESAC copies a
+    `SquashedGaussianActor`'s "torso" and "mean" into it, same names).
+
+    `obs: [..., obs_dim]` -> `[..., action_dim]` (logits for discrete actions,
+    an unbounded mean for continuous ones: see `squash_to_bounds`).
+    """
+
+    action_dim: int
+    hidden: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, obs):
+        x = MLP(self.hidden, None, self.activation, name="torso")(obs)
+        head = nn.Dense(
+            self.action_dim, kernel_init=nn.initializers.orthogonal(0.01), name="mean"
+        )
+        return head(x)
+
+
+class SquashedGaussianActor(nn.Module):
+    """A Gaussian over pre-squash actions (SAC): `obs: [..., obs_dim]` ->
+    `(mean, log_std)`, each `[..., action_dim]`, log_std in [log_std_min,
+    log_std_max]. Submodules "torso", "mean", "log_std"."""
+
+    action_dim: int
+    hidden: Sequence[int] = (256, 256)
+    activation: str = "relu"
+    log_std_min: float = -5.0
+    log_std_max: float = 2.0
+
+    @nn.compact
+    def __call__(self, obs):
+        x = MLP(self.hidden, None, self.activation, name="torso")(obs)
+        mean = nn.Dense(
+            self.action_dim, kernel_init=nn.initializers.orthogonal(0.01), name="mean"
+        )(x)
+        raw = nn.Dense(self.action_dim, name="log_std")(x)
+        span = self.log_std_max - self.log_std_min
+        log_std = self.log_std_min + 0.5 * span * (jnp.tanh(raw) + 1.0)
+        return mean, log_std

@@ -15,7 +15,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmeta.learners.base import FAILURE_NONE, split_train_key, train_from
+from jaxmeta.learners.base import (
+    FAILURE_NONE,
+    check_hparams,
+    split_train_key,
+    train_from,
+)
 from jaxmeta.run import driver
 
 MAX_ENV_STEPS = 2**31 - 1  # the int32 `env_steps` counter of every learner
@@ -195,6 +200,7 @@ def train_population(
     first failure of each member (`failure_code`, `failure_update`: [pop]).
     """
     pop = population_size_of(hparams)
+    check_hparams(learner, hparams)
     chunk_size = num_updates if chunk_size is None else chunk_size
     check_chunking(num_updates, chunk_size)
     check_budget(learner, num_updates)

@@ -2,8 +2,10 @@
 experiment that trains populations: CSV rows, TensorBoard scalars and the
 numbers of the progress bar.
 
-metrics: host arrays `{name: [pop, chunk]}` of one chunk; members: the
-population indices to report (grid padding and device padding left out).
+metrics: host arrays `{name: [pop, chunk]}` of one chunk (metrics with more
+axes, such as an ES generation's returns `[pop, chunk, n]`, stay out of the
+CSV); members: the population indices to report (grid padding and device
+padding left out).
 """
 
 import numpy as np
@@ -13,7 +15,7 @@ def metric_rows(metrics, members, first_update: int, **columns) -> dict:
     """Columns of one row per (member, update): `columns` (e.g. round=0),
     `member`, `update` (counted from `first_update`) and every metric, as a
     dict of equal-length arrays for `ResultSink.append`."""
-    names = sorted(metrics)
+    names = sorted(n for n in metrics if np.ndim(metrics[n]) == 2)
     members = np.asarray(members, np.int64)
     chunk = np.shape(metrics[names[0]])[1]
     count = members.size * chunk

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmeta.envs import make
-from jaxmeta.learners.base import FAILURE_EVAL, FAILURE_NONE
+from jaxmeta.learners.base import FAILURE_EVAL, FAILURE_NONE, check_hparams
 from jaxmeta.learners.common.evaluate import evaluate
 from jaxmeta.learners.registry import make_learner
 from jaxmeta.run import driver, tune_report
@@ -38,6 +38,7 @@ from jaxmeta.run.tune_config import TuneConfig
 from jaxmeta.score import hyper_score, hyper_score_log_excess
 from jaxmeta.search import Categorical, SearchSpace
 from jaxmeta.search import make as make_searcher
+from jaxmeta.validation import check_in_domains
 
 __all__ = ["TuneConfig", "TuneExperiment", "best_rows", "format_table", "run_tune"]
 
@@ -211,6 +212,12 @@ class TuneExperiment:
                 f"runs (--set learner_config.FIELD=VALUE)"
             )
         self.space = SearchSpace(self.learner.default_hparams(), **config.dims)
+        check_hparams(self.learner, self.space.base)
+        domains = getattr(self.learner, "hparam_domains", {})
+        for name, dim in config.dims.items():
+            if name in domains:
+                ends = {name: [dim.low, dim.high]}
+                check_in_domains(f"dims ({config.learner})", ends, domains)
         self.searcher = make_searcher(
             config.searcher,
             self.space,

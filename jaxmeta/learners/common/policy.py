@@ -113,3 +113,9 @@ def policy_head_for(env, env_params) -> PolicyHead:
     raise ValueError(
         f"action_space must be gymnax Discrete or Box, got {type(space).__name__}"
     )
+
+
+def squash_to_bounds(pre_squash, low, high):
+    """Unbounded actions `[..., dim]` -> `low + (tanh(u) + 1) / 2 * (high -
+    low)`, inside the bounds (`[dim]` each, see `action_bounds`)."""
+    return low + 0.5 * (jnp.tanh(pre_squash) + 1.0) * (high - low)
