@@ -38,22 +38,11 @@ def _cmd_list(_args) -> int:
     return 0
 
 
-def _print_result(run_dir, rows, top: int) -> None:
-    from jaxmeta.run.tune import best_rows, format_table
-
-    if not isinstance(rows, list) or not rows:
-        print(f"results in {run_dir}")
-        return
-    names = [
-        k for k in rows[0]
-        if k not in {"round", "member", "final_train_return", "eval_return",
-                     "told_score", "hyperscore", "failed", "failure",
-                     "failed_at_update"}
-    ]  # fmt: skip
-    print("\nbest configs (HyperScore in [100, 200]):")
-    print(format_table(best_rows(rows, top), names))
-    best = best_rows(rows, 1)[0]
-    print(f"\nbest eval return {best['eval_return']:.1f}; results in {run_dir}")
+def _print_result(experiment, run_dir, rows, top: int) -> None:
+    summary = getattr(experiment, "summary", None)
+    if summary is not None and isinstance(rows, list) and rows:
+        print("\n" + summary(rows, top))
+    print(f"\nresults in {run_dir}")
 
 
 def _start(kind: str, values: dict, args):
@@ -70,7 +59,7 @@ def _start(kind: str, values: dict, args):
 
     def go() -> int:
         run_dir, rows = start_run(experiment, args.out, options)
-        _print_result(run_dir, rows, args.top)
+        _print_result(experiment, run_dir, rows, args.top)
         return 0
 
     return go
@@ -89,14 +78,22 @@ def _cmd_tune(args):
     return _start("tune", load_config_file(args.config), args)
 
 
+def _cmd_pbt(args):
+    from jaxmeta.run.config import load_config_file
+
+    return _start("pbt", load_config_file(args.config), args)
+
+
 def _cmd_resume(args):
     from jaxmeta.run.catalog import prepare_resume
 
-    resume = prepare_resume(args.run_dir, args.set, True if args.quiet else None)
+    experiment, resume = prepare_resume(
+        args.run_dir, args.set, True if args.quiet else None
+    )
 
     def go() -> int:
         run_dir, rows = resume()
-        _print_result(run_dir, rows, args.top)
+        _print_result(experiment, run_dir, rows, args.top)
         return 0
 
     return go
@@ -149,6 +146,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("config", help="a TOML config file")
     _common(tune)
+    from jaxmeta.run.pbt import PBTConfig
+
+    pbt = sub.add_parser(
+        "pbt",
+        help="population-based training from a TOML config file",
+        description="Population-based training of a learner, every member in "
+        "one compiled program (see experiments/pbt_cartpole.toml). chunk_size "
+        "is the ready interval. Run options as for `jaxmeta tune`.",
+        epilog=help_text(PBTConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pbt.add_argument("config", help="a TOML config file")
+    _common(pbt)
     resume = sub.add_parser("resume", help="continue a run from its last checkpoint")
     resume.add_argument("run_dir", help="the run directory, e.g. runs/quickstart-0")
     _common(resume, out=False)
@@ -185,9 +195,9 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if args.command == "list":
             return _cmd_list(args)
-        go = {"run": _cmd_run, "tune": _cmd_tune, "resume": _cmd_resume}[args.command](
-            args
-        )
+        commands = {"run": _cmd_run, "tune": _cmd_tune, "pbt": _cmd_pbt,
+                    "resume": _cmd_resume}  # fmt: skip
+        go = commands[args.command](args)
     except (_UsageError, ValueError, TypeError) as err:
         return _fail(err)
     try:

@@ -29,8 +29,33 @@ def _tune_experiment(config):
     return TuneExperiment(config)
 
 
+def _pbt_experiment(config):
+    from jaxmeta.run.pbt import PBTExperiment
+
+    return PBTExperiment(config)
+
+
+def _pbt_config():
+    from jaxmeta.run.pbt import PBTConfig
+
+    return PBTConfig
+
+
+class _LazyConfig:
+    """A config class imported when first used (PBT imports control/)."""
+
+    def __init__(self, load):
+        self._load = load
+
+    def from_dict(self, values):
+        return self._load().from_dict(values)
+
+
 # kind -> (config class, experiment factory)
-KINDS = {"tune": (TuneConfig, _tune_experiment)}
+KINDS = {
+    "tune": (TuneConfig, _tune_experiment),
+    "pbt": (_LazyConfig(_pbt_config), _pbt_experiment),
+}
 
 
 def quickstart() -> dict:
@@ -63,8 +88,35 @@ def quickstart() -> dict:
     }
 
 
+def pbt_cartpole() -> dict:
+    """PBT of 16 PPO members on CartPole-v1 (experiments/pbt_cartpole.toml)."""
+    return {
+        "name": "pbt-cartpole",
+        "env": "CartPole-v1",
+        "learner": "ppo",
+        "learner_config": dict(
+            num_envs=16, num_steps=64, num_epochs=4, num_minibatches=4
+        ),
+        "dims": {
+            "learning_rate": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
+            "clip_eps": {"kind": "uniform", "low": 0.1, "high": 0.3},
+            "ent_coef": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
+        },
+        "population_size": 16,
+        "num_updates": 100,
+        "chunk_size": 10,
+        "eval_episodes": 32,
+        "eval_max_steps": 500,
+        "quantile": 0.25,
+        "resample_probability": 0.25,
+        "perturb_factors": [0.8, 1.2],
+        "seed": 0,
+    }
+
+
 # name -> (kind, config factory, description)
 EXPERIMENTS = {
+    "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (
         "tune",
         quickstart,
@@ -157,12 +209,13 @@ def resume_run(run_dir: str, overrides=(), quiet: bool | None = None):
     """Continue the run in `run_dir` from its newest readable checkpoint.
     Overrides may change only the `run.*` options (checkpoints, logging).
     Returns what `start_run` returns."""
-    return prepare_resume(run_dir, overrides, quiet)()
+    return prepare_resume(run_dir, overrides, quiet)[1]()
 
 
 def prepare_resume(run_dir: str, overrides=(), quiet: bool | None = None):
     """Check `run_dir` and the overrides, rebuild its experiment (before
-    anything compiles); returns a function that continues the run."""
+    anything compiles); returns `(experiment, run)`: calling `run()`
+    continues the run."""
     saved = read_run_config(run_dir)
     for item in overrides or ():
         key = str(item).split("=", 1)[0].strip()
@@ -176,4 +229,4 @@ def prepare_resume(run_dir: str, overrides=(), quiet: bool | None = None):
     experiment, options = build(saved["kind"], values, overrides)
     if quiet is not None:
         options = dataclasses.replace(options, quiet=quiet)
-    return lambda: _drive(experiment, run_dir, options, resume=True)
+    return experiment, lambda: _drive(experiment, run_dir, options, resume=True)

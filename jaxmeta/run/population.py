@@ -16,12 +16,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmeta.learners.base import (
+    FAILURE_EVAL,
     FAILURE_NONE,
     check_hparams,
     split_train_key,
     train_from,
 )
 from jaxmeta.run import driver
+from jaxmeta.validation import check_in_domains
 
 MAX_ENV_STEPS = 2**31 - 1  # the int32 `env_steps` counter of every learner
 
@@ -238,3 +240,56 @@ def train_population(
     )
     states = jax.tree_util.tree_map(lambda x: x[:pop], state["population"]["learner"])
     return states, host, info
+
+
+def evaluate_members(
+    learner, key, states, failure, env_params, episodes, max_steps, deterministic
+):
+    """Mean return of each member over `episodes` fresh episodes (member i
+    with key `split(key, pop)[i]`) and its failure code, FAILURE_EVAL added
+    for a non-finite evaluation. states: [pop] leaves; failure: {"code"}.
+    Returns `(mean_return [pop], code [pop] int32)`."""
+    from jaxmeta.learners.common.evaluate import evaluate
+
+    pop = failure["code"].shape[0]
+    returns, _ = jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None, None))(
+        learner, jax.random.split(key, pop), states, env_params, episodes,
+        max_steps, deterministic,
+    )  # fmt: skip
+    mean_return = jnp.mean(returns, axis=1)
+    code = failure["code"]
+    code = jnp.where(
+        (code == FAILURE_NONE) & ~jnp.isfinite(mean_return), FAILURE_EVAL, code
+    )
+    return mean_return, code
+
+
+def build_population(config):
+    """`(env, env_params, learner, space)` of a `PopulationConfig`, every name
+    and number checked (env, learner config, dims against the learner's
+    hparams and their domains, the env-step budget) before anything compiles.
+    Categorical dims are refused: the searchers and PBT move continuous dims
+    only."""
+    from jaxmeta.envs import make
+    from jaxmeta.learners.registry import make_learner
+    from jaxmeta.search import Categorical, SearchSpace
+
+    env, env_params = make(config.env, **config.env_config)
+    learner = make_learner(config.learner, env, **config.learner_config)
+    categorical = [n for n, d in config.dims.items() if isinstance(d, Categorical)]
+    if categorical:
+        raise ValueError(
+            f"dims {', '.join(categorical)}: Categorical dims are not supported "
+            f"by {config.KIND} (its search moves continuous dims only); allowed "
+            f"kinds: log_uniform, uniform, logit. Sweep a static field with "
+            f"separate runs (--set learner_config.FIELD=VALUE)"
+        )
+    space = SearchSpace(learner.default_hparams(), **config.dims)
+    check_hparams(learner, space.base)
+    domains = getattr(learner, "hparam_domains", {})
+    for name, dim in config.dims.items():
+        if name in domains:
+            ends = {name: [dim.low, dim.high]}
+            check_in_domains(f"dims ({config.learner})", ends, domains)
+    check_budget(learner, config.num_updates)
+    return env, env_params, learner, space

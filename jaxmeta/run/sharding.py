@@ -65,6 +65,17 @@ def replicate(tree, mesh):
     return jax.tree_util.tree_map(lambda x: _place(x, sharding), tree)
 
 
+def constrain_population(tree, mesh):
+    """Inside jit: keep leaves split over the mesh's population axis."""
+    sharding = NamedSharding(mesh, PartitionSpec(POP_AXIS))
+    return jax.lax.with_sharding_constraint(tree, sharding)
+
+
+def constrain_replicated(tree, mesh):
+    """Inside jit: keep leaves replicated (small shared results)."""
+    return jax.lax.with_sharding_constraint(tree, NamedSharding(mesh, PartitionSpec()))
+
+
 def to_host(tree):
     """Every leaf as a full NumPy array on this process (gathered from the other
     processes when it is sharded over devices this process cannot address)."""

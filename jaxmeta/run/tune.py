@@ -22,23 +22,24 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from jaxmeta.envs import make
-from jaxmeta.learners.base import FAILURE_EVAL, FAILURE_NONE, check_hparams
-from jaxmeta.learners.common.evaluate import evaluate
-from jaxmeta.learners.registry import make_learner
+from jaxmeta.learners.base import FAILURE_NONE
 from jaxmeta.run import driver, tune_report
 from jaxmeta.run.population import (
     _chunk_jit,
-    check_budget,
+    build_population,
+    evaluate_members,
     init_population,
     no_failures,
 )
-from jaxmeta.run.sharding import POP_AXIS, pad_population, padded_size
+from jaxmeta.run.sharding import (
+    constrain_population,
+    constrain_replicated,
+    pad_population,
+    padded_size,
+)
 from jaxmeta.run.tune_config import TuneConfig
 from jaxmeta.score import hyper_score, hyper_score_log_excess
-from jaxmeta.search import Categorical, SearchSpace
 from jaxmeta.search import make as make_searcher
-from jaxmeta.validation import check_in_domains
 
 __all__ = ["TuneConfig", "TuneExperiment", "best_rows", "format_table", "run_tune"]
 
@@ -57,16 +58,6 @@ class _Static:
     eval_deterministic: bool
     bounds: tuple[float, float] | None
     mesh: object
-
-
-def _sharded(tree, static: _Static):
-    spec = jax.sharding.NamedSharding(static.mesh, jax.sharding.PartitionSpec(POP_AXIS))
-    return jax.lax.with_sharding_constraint(tree, spec)
-
-
-def _replicated(tree, static: _Static):
-    spec = jax.sharding.NamedSharding(static.mesh, jax.sharding.PartitionSpec())
-    return jax.lax.with_sharding_constraint(tree, spec)
 
 
 def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_params):
@@ -88,7 +79,9 @@ def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_
         "failure": no_failures(size),
         "trial": trial,
     }
-    return _sharded(population, static), _replicated(searcher_state, static)
+    return constrain_population(population, static.mesh), constrain_replicated(
+        searcher_state, static.mesh
+    )
 
 
 def _end_round(
@@ -104,27 +97,17 @@ def _end_round(
     """Evaluate, score and tell. Returns `(shared, outputs)`."""
     pop = static.population
     members = jax.tree_util.tree_map(lambda x: x[:pop], population)
-    returns, _ = jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None, None))(
-        static.learner,
-        jax.random.split(key_eval, pop),
-        members["learner"],
-        env_params,
-        static.eval_episodes,
-        static.eval_max_steps,
-        static.eval_deterministic,
-    )
-    mean_return = jnp.mean(returns, axis=1)
-    code = members["failure"]["code"]
-    code = jnp.where(
-        (code == FAILURE_NONE) & ~jnp.isfinite(mean_return), FAILURE_EVAL, code
-    )
+    mean_return, code = evaluate_members(
+        static.learner, key_eval, members["learner"], members["failure"], env_params,
+        static.eval_episodes, static.eval_max_steps, static.eval_deterministic,
+    )  # fmt: skip
     shared, outputs = score_round(
         static.searcher, static.bounds, key_tell, members["hparams"], mean_return,
         code != FAILURE_NONE, members["trial"], shared, meta, round_index,
     )  # fmt: skip
     outputs.update(failure_code=code, failure_update=members["failure"]["update"])
     # Round results are small and shared: replicated, like the searcher.
-    return _replicated((shared, outputs), static)
+    return constrain_replicated((shared, outputs), static.mesh)
 
 
 def score_round(
@@ -201,30 +184,13 @@ class TuneExperiment:
             raise TypeError(f"config must be a TuneConfig, got {type(config).__name__}")
         self.config = config
         self.seed = config.seed
-        self.env, self.env_params = make(config.env, **config.env_config)
-        self.learner = make_learner(config.learner, self.env, **config.learner_config)
-        categorical = [n for n, d in config.dims.items() if isinstance(d, Categorical)]
-        if categorical:
-            raise ValueError(
-                f"dims {', '.join(categorical)}: Categorical dims are not supported "
-                f"by tune (searchers model continuous dims only); allowed kinds: "
-                f"log_uniform, uniform, logit. Sweep a static field with separate "
-                f"runs (--set learner_config.FIELD=VALUE)"
-            )
-        self.space = SearchSpace(self.learner.default_hparams(), **config.dims)
-        check_hparams(self.learner, self.space.base)
-        domains = getattr(self.learner, "hparam_domains", {})
-        for name, dim in config.dims.items():
-            if name in domains:
-                ends = {name: [dim.low, dim.high]}
-                check_in_domains(f"dims ({config.learner})", ends, domains)
+        self.env, self.env_params, self.learner, self.space = build_population(config)
         self.searcher = make_searcher(
             config.searcher,
             self.space,
             config.population_size,
             **config.searcher_config,
         )
-        check_budget(self.learner, config.num_updates)
         budget = config.population_size * config.rounds
         num_points = getattr(self.searcher, "num_points", None)
         if num_points is not None and num_points > budget:
@@ -322,6 +288,18 @@ class TuneExperiment:
 
     def refresh(self, host, sink) -> None:
         tune_report.refresh(self, host, sink)
+
+    def summary(self, rows, top: int = 5) -> str:
+        """The best `top` members as a markdown table, and the best return."""
+        table = tune_report.format_table(
+            tune_report.best_rows(rows, top), self.hparam_names
+        )
+        best = tune_report.best_rows(rows, 1)[0]
+        return (
+            f"best configs (HyperScore in [100, 200]):\n{table}\n\n"
+            f"best eval return {best['eval_return']:.1f} over "
+            f"{self.config.eval_episodes} episodes"
+        )
 
 
 def run_tune(

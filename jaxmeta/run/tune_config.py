@@ -1,4 +1,5 @@
-"""`TuneConfig`: what a tuning run searches, trains and scores.
+"""`TuneConfig`: what a tuning run searches, trains and scores, on the
+`PopulationConfig` fields every population experiment shares.
 
 Every field is a plain value, so a config round-trips through a TOML file, the
 command line (`--set field=value`) and the run's config.json. `FIELD_HELP`
@@ -38,13 +39,21 @@ FIELD_HELP = {
     "return_bounds": "[low, high] of the return for the HyperScore; omit to "
     "normalise over every member evaluated so far",
     "seed": "root random seed (same seed, same numbers)",
+    "quantile": "PBT: fraction of members in the bottom group that copy the top "
+    "group every chunk, in (0, 0.5]",
+    "resample_probability": "PBT: chance that an explored hparam is drawn anew "
+    "instead of perturbed",
+    "perturb_factors": "PBT: factors an explored hparam is multiplied by (one "
+    "drawn per hparam)",
 }
 
 
 @dataclasses.dataclass(frozen=True)
-class TuneConfig:
-    """What to tune and how (see `FIELD_HELP`). `dims` maps hparams names to
-    search-space dims (objects or `{kind, low, high}` tables)."""
+class PopulationConfig:
+    """Fields every population experiment shares (tuning, PBT, ...): what
+    trains (env, learner, their configs), the searched hparams `dims`
+    (objects or `{kind, low, high}` tables), the population, its chunking,
+    evaluation and seed. Subclasses add their own fields and `KIND`."""
 
     name: str
     env: str
@@ -52,23 +61,23 @@ class TuneConfig:
     dims: dict
     env_config: dict = dataclasses.field(default_factory=dict)
     learner_config: dict = dataclasses.field(default_factory=dict)
-    searcher: str = "evosax"
-    searcher_config: dict = dataclasses.field(default_factory=dict)
     population_size: int = 32
-    rounds: int = 2
     num_updates: int = 50
     chunk_size: int = 10
     eval_episodes: int = 32
     eval_max_steps: int = 500
     eval_deterministic: bool = False
-    return_bounds: tuple[float, float] | None = None
     seed: int = 0
+
+    COUNTS = ("population_size", "num_updates", "chunk_size", "eval_episodes",
+              "eval_max_steps")  # fmt: skip
+    KIND = "population"
 
     def __post_init__(self):
         check_run_name(self.name)
-        for name in ("env", "learner", "searcher"):
+        for name in ("env", "learner"):
             coerce(name, getattr(self, name), str)
-        for name in ("env_config", "learner_config", "searcher_config", "dims"):
+        for name in ("env_config", "learner_config", "dims"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(
                     f"{name} must be a table of fields, got {getattr(self, name)!r}"
@@ -77,11 +86,7 @@ class TuneConfig:
             raise ValueError("dims must name at least one hparam to search")
         dims = {name: dim_from_table(name, d) for name, d in self.dims.items()}
         object.__setattr__(self, "dims", dims)
-        counts = (
-            "population_size", "rounds", "num_updates", "chunk_size",
-            "eval_episodes", "eval_max_steps",
-        )  # fmt: skip
-        for name in counts:
+        for name in self.COUNTS:
             value = coerce(name, getattr(self, name), int)
             if value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -96,23 +101,52 @@ class TuneConfig:
             )
         coerce("eval_deterministic", self.eval_deterministic, bool)
         coerce("seed", self.seed, int)
-        object.__setattr__(self, "return_bounds", _bounds(self.return_bounds))
 
     @property
     def chunks_per_round(self) -> int:
         return self.num_updates // self.chunk_size
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TuneConfig":
+    def from_dict(cls, values: dict):
         """From a TOML table / override dict (checked field by field)."""
         return dataclass_from_dict(
-            cls, values, "tune config", required=("name", "env", "learner", "dims")
+            cls,
+            values,
+            f"{cls.KIND} config",
+            required=("name", "env", "learner", "dims"),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (dims as tables): `from_dict(to_dict())` is equal."""
         out = dataclasses.asdict(self)
         out["dims"] = {name: dim_to_table(d) for name, d in self.dims.items()}
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneConfig(PopulationConfig):
+    """What to tune and how (see `FIELD_HELP`)."""
+
+    searcher: str = "evosax"
+    searcher_config: dict = dataclasses.field(default_factory=dict)
+    rounds: int = 2
+    return_bounds: tuple[float, float] | None = None
+
+    COUNTS = (*PopulationConfig.COUNTS, "rounds")
+    KIND = "tune"
+
+    def __post_init__(self):
+        super().__post_init__()
+        coerce("searcher", self.searcher, str)
+        if not isinstance(self.searcher_config, dict):
+            raise TypeError(
+                f"searcher_config must be a table of fields, "
+                f"got {self.searcher_config!r}"
+            )
+        object.__setattr__(self, "return_bounds", _bounds(self.return_bounds))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
         if self.return_bounds is not None:
             out["return_bounds"] = list(self.return_bounds)
         else:
@@ -136,10 +170,11 @@ def _bounds(value):
     return (low, high)
 
 
-def help_text() -> str:
-    """Every TuneConfig field with its default and meaning, for --help."""
+def help_text(config_class=None) -> str:
+    """Every field of `config_class` (default TuneConfig) with its default
+    and meaning, for --help."""
     lines = ["config fields (TOML keys; --set FIELD=VALUE overrides):"]
-    for field in dataclasses.fields(TuneConfig):
+    for field in dataclasses.fields(config_class or TuneConfig):
         if field.default is not dataclasses.MISSING:
             default = field.default
         elif field.default_factory is not dataclasses.MISSING:

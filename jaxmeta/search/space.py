@@ -121,6 +121,11 @@ class SearchSpace:
         return f"SearchSpace({type(self.base).__name__}, {', '.join(dims)})"
 
     @property
+    def dims(self) -> dict[str, ContinuousDim]:
+        """The continuous dims by name, in `names` order (read-only use)."""
+        return dict(self._dims)
+
+    @property
     def bounds(self) -> tuple[Array, Array]:
         """(low, high): each `[dim]` float32, in the unconstrained coordinates."""
         return jnp.asarray(self._low), jnp.asarray(self._high)
