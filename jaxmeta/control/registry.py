@@ -13,6 +13,8 @@ _LAZY: dict[str, str] = {
     "linear": "jaxmeta.control.schedules:LinearSchedule",
     "cosine": "jaxmeta.control.schedules:CosineSchedule",
     "step": "jaxmeta.control.schedules:StepSchedule",
+    "bierl": "jaxmeta.control.lstm:BiERLController",
+    "bierl-mlp": "jaxmeta.control.lstm:MLPController",
 }
 _CLASSES: dict[str, type] = {}
 

@@ -19,6 +19,21 @@ TINY = {
     "linear": dict(field="learning_rate", horizon=4),
     "cosine": dict(field="learning_rate", horizon=4),
     "step": dict(field="clip_eps", every=2, factor=0.5),
+    # BiERL's controller on PPO: it reads the last returns, sets the rate.
+    "bierl": dict(
+        num_features=1,
+        inputs=["episode_return"],
+        history=3,
+        hidden=8,
+        outputs=[["learning_rate", 1e-4, 1e-2, "log"]],
+    ),
+    "bierl-mlp": dict(
+        num_features=1,
+        inputs=["episode_return"],
+        history=3,
+        hidden=8,
+        outputs=[["learning_rate", 1e-4, 1e-2, "log"]],
+    ),
 }
 NUM_UPDATES, SIZE = 4, 3
 TRACES = []
@@ -44,11 +59,15 @@ def _ppo():
 
 
 def _population(learner, scale):
-    base = learner.default_hparams()
-    hparams = jax.tree_util.tree_map(lambda x: jnp.full((SIZE,), x), base)
-    return jax.tree_util.tree_map(
-        lambda x: x * (scale * jnp.linspace(0.5, 1.5, SIZE)).astype(x.dtype), hparams
-    )
+    """SIZE members whose every number (hparams and controller params alike)
+    is scaled by a different factor."""
+    factors = scale * jnp.linspace(0.5, 1.5, SIZE)
+
+    def spread(x):
+        x = jnp.asarray(x)
+        return (factors.reshape((SIZE,) + (1,) * x.ndim) * x).astype(x.dtype)
+
+    return jax.tree_util.tree_map(spread, learner.default_hparams())
 
 
 def test_every_controller_has_a_tiny_config():
