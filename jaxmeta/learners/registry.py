@@ -2,9 +2,10 @@
 
 from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.reinforce import Reinforce
+from jaxmeta.learners.trpo import TRPO
 from jaxmeta.validation import checked_fields, unknown_name
 
-LEARNERS = {"ppo": PPO, "reinforce": Reinforce}
+LEARNERS = {"ppo": PPO, "reinforce": Reinforce, "trpo": TRPO}
 
 
 def make_learner(name: str, env, **config):

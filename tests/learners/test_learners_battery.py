@@ -16,6 +16,15 @@ TINY = {
         num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
     ),
     "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
+    "trpo": dict(
+        num_envs=4,
+        num_steps=16,
+        hidden=(16, 16),
+        critic_hidden=(16,),
+        cg_iters=3,
+        line_search_steps=3,
+        vf_iters=2,
+    ),
 }
 NUM_UPDATES = 4
 SIZE = 3
@@ -33,13 +42,22 @@ population_train = jax.jit(_counted_population_train, static_argnums=(0, 4))
 single_train = jax.jit(train, static_argnums=(0, 4))
 
 
+# The step-size hparam each population varies (log-spaced), default the rate.
+VARIED = {"trpo": ("max_kl", 1e-3, 5e-2)}
+
+
 def _population(learner, scale=1.0):
     base = learner.default_hparams()
     hparams = jax.tree_util.tree_map(lambda x: jnp.full((SIZE,), x), base)
-    return hparams.replace(
-        learning_rate=scale * jnp.geomspace(1e-4, 1e-2, SIZE).astype(jnp.float32),
-        gamma=jnp.linspace(0.9, 0.99, SIZE).astype(jnp.float32),
-    )
+    name = next(n for n, cls in LEARNERS.items() if isinstance(learner, cls))
+    field, low, high = VARIED.get(name, ("learning_rate", 1e-4, 1e-2))
+    values = scale * jnp.geomspace(low, high, SIZE).astype(jnp.float32)
+    hparams = hparams.replace(**{field: values})
+    if hasattr(base, "gamma"):
+        hparams = hparams.replace(
+            gamma=jnp.linspace(0.9, 0.99, SIZE).astype(jnp.float32)
+        )
+    return hparams
 
 
 @pytest.fixture(scope="module", params=sorted(LEARNERS))
@@ -142,7 +160,7 @@ def test_members_differ_when_only_hparams_differ(cartpole_runs):
     returns = np.asarray(metrics["episode_return"])
     np.testing.assert_array_equal(returns[0, 0], returns[-1, 0])
     np.testing.assert_array_equal(metrics["episodes"][0, 0], metrics["episodes"][-1, 0])
-    loss = np.asarray(metrics["train/policy_loss"])
+    loss = np.asarray(metrics["train/value_loss"])
     assert not np.allclose(loss[0], loss[-1])
 
 

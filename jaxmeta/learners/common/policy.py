@@ -65,6 +65,19 @@ class PolicyHead:
         ent = jnp.sum(log_std + 0.5 * (1.0 + _LOG_2PI))
         return jnp.broadcast_to(ent, mean.shape[:-1])
 
+    def kl(self, out_p, out_q):
+        """KL(p || q) `[...]` between two actor outputs for the same states."""
+        if self.discrete:
+            logp = jax.nn.log_softmax(out_p)
+            logq = jax.nn.log_softmax(out_q)
+            return jnp.sum(jnp.exp(logp) * (logp - logq), -1)
+        (mean_p, log_std_p), (mean_q, log_std_q) = out_p, out_q
+        var_p, var_q = jnp.exp(2 * log_std_p), jnp.exp(2 * log_std_q)
+        per_dim = (
+            log_std_q - log_std_p + (var_p + (mean_p - mean_q) ** 2) / (2 * var_q) - 0.5
+        )
+        return jnp.sum(per_dim, -1)
+
     def mode(self, out):
         """Most likely action."""
         return jnp.argmax(out, -1) if self.discrete else out[0]
