@@ -138,3 +138,160 @@ class PBT:
             "resampled": copied & jnp.any(resampled, axis=1),
         }
         return states, hparams, pbt_state, lineage
+
+
+@struct.dataclass
+class PBTLearnerState:
+    members: object  # the learner's states, leaves [members, ...]
+    hparams: object  # the members' current hparams, leaves [members]
+    fitness: (
+        jnp.ndarray
+    )  # [members] mean finished-episode return since the last exploit
+    episodes: jnp.ndarray  # [members] episodes counted in `fitness`
+    last: jnp.ndarray  # [members] fitness over the last full interval (-inf: none)
+    pbt: PBTState
+    update_count: jnp.ndarray  # [] int32
+
+    @property
+    def params(self):
+        return self.members.params
+
+    @property
+    def diverged(self):
+        return jnp.all(self.members.diverged)
+
+    @property
+    def env(self):
+        return self.members.env
+
+
+@dataclasses.dataclass(frozen=True)
+class PBTLearner:
+    """A whole PBT population as one learner: `pbt.population_size` members
+    of `learner` updated together, an exploit/explore step every `interval`
+    updates (applied in-graph with a mask, so the learner vmaps over seeds
+    like any other). Initial hparams are drawn uniformly in `pbt.space`;
+    `act` uses the member with the best recent fitness. Its env steps are the
+    members' sum, so comparisons at equal env steps charge PBT for every
+    member."""
+
+    learner: object
+    pbt: PBT
+    interval: int = 10
+
+    def __post_init__(self):
+        if (
+            isinstance(self.interval, bool)
+            or not isinstance(self.interval, int)
+            or (self.interval < 1)
+        ):
+            raise ValueError(f"interval must be a positive int, got {self.interval!r}")
+
+    @property
+    def env(self):
+        return self.learner.env
+
+    @property
+    def steps_per_update(self) -> int:
+        return self.pbt.population_size * self.learner.steps_per_update
+
+    def default_hparams(self):
+        return self.learner.default_hparams()
+
+    def init(self, key, hparams, env_params) -> PBTLearnerState:
+        """Members with hparams drawn in the space (the rest from `hparams`)."""
+        n, space = self.pbt.population_size, self.pbt.space
+        key_hparams, key_members, key_pbt = jax.random.split(key, 3)
+        drawn = space.to_hparams(space.sample(key_hparams, n))
+        members_hparams = jax.tree_util.tree_map(
+            lambda x: jnp.broadcast_to(x, (n,) + jnp.shape(x)), hparams
+        ).replace(**{name: getattr(drawn, name) for name in space.names})
+        keys = jax.random.split(key_members, n)
+        members = jax.vmap(self.learner.init, in_axes=(0, 0, None))(
+            keys, members_hparams, env_params
+        )
+        zeros = jnp.zeros(n, jnp.float32)
+        return PBTLearnerState(
+            members,
+            members_hparams,
+            zeros,
+            zeros,
+            jnp.full(n, -jnp.inf),
+            self.pbt.init(key_pbt),
+            jnp.int32(0),
+        )
+
+    def update(self, key, state: PBTLearnerState, hparams, env_params):
+        """Every member's update, then (every `interval`) exploit/explore."""
+        n = self.pbt.population_size
+        key_members, key_pbt = jax.random.split(key)
+        members, metrics = jax.vmap(self.learner.update, in_axes=(0, 0, 0, None))(
+            jax.random.split(key_members, n), state.members, state.hparams, env_params
+        )
+        returns, count = metrics["episode_return"], metrics["episodes"]
+        seen = jnp.isfinite(returns) & (count > 0)
+        episodes = state.episodes + jnp.where(seen, count, 0.0)
+        total = state.fitness * state.episodes + jnp.where(seen, returns * count, 0.0)
+        fitness = jnp.where(episodes > 0, total / jnp.maximum(episodes, 1.0), 0.0)
+        ready = (state.update_count + 1) % self.interval == 0
+        signals = {
+            "fitness": jnp.where((episodes > 0) & ~members.diverged, fitness, jnp.nan)
+        }
+        new_members, new_hparams, pbt_state, lineage = self.pop_act_masked(
+            key_pbt, state.pbt, members, state.hparams, signals, ready
+        )
+        current = jnp.where(
+            jnp.isfinite(signals["fitness"]), signals["fitness"], -jnp.inf
+        )
+        best = jnp.argmax(current)
+        # After an exploit the slots hold copies: their record restarts.
+        last = jnp.where(ready, current[lineage["source"]], state.last)
+        new_state = PBTLearnerState(
+            new_members,
+            new_hparams,
+            jnp.where(ready, 0.0, fitness),
+            jnp.where(ready, 0.0, episodes),
+            last,
+            pbt_state,
+            state.update_count + 1,
+        )
+        total_episodes = jnp.sum(jnp.where(seen, count, 0.0))
+        out = {
+            "episode_return": jnp.where(
+                total_episodes > 0,
+                jnp.sum(jnp.where(seen, returns * count, 0.0))
+                / jnp.maximum(total_episodes, 1.0),
+                jnp.nan,
+            ),
+            "episodes": total_episodes,
+            "env_steps": jnp.sum(metrics["env_steps"]).astype(jnp.int32),
+            "train/diverged": jnp.mean(metrics["train/diverged"]),
+            "train/failure": jnp.max(metrics["train/failure"]).astype(jnp.int32),
+            "pbt/best_member": best.astype(jnp.float32),
+            "pbt/copies": jnp.sum(lineage["parent"] >= 0).astype(jnp.float32),
+        }
+        for name in self.pbt.space.names:
+            out[f"pbt/{name}"] = jnp.asarray(getattr(state.hparams, name))[best]
+        return new_state, out
+
+    def pop_act_masked(self, key, pbt_state, members, hparams, signals, ready):
+        """`pbt.pop_act` where `ready`, else everything unchanged."""
+        new = self.pbt.pop_act(key, pbt_state, members, hparams, signals)
+
+        def pick(a, b):
+            return jnp.where(ready, a, b)
+
+        members = jax.tree_util.tree_map(pick, new[0], members)
+        hparams = jax.tree_util.tree_map(pick, new[1], hparams)
+        pbt_state = jax.tree_util.tree_map(pick, new[2], pbt_state)
+        parent = jnp.where(ready, new[3]["parent"], -1)
+        source = jnp.where(parent >= 0, parent, jnp.arange(parent.shape[0]))
+        return members, hparams, pbt_state, {"parent": parent, "source": source}
+
+    def act(self, key, state: PBTLearnerState, obs, deterministic: bool = False):
+        """The actions of the member with the best fitness over the last full
+        interval (or the current one before the first exploit)."""
+        running = jnp.where(state.episodes > 0, state.fitness, -jnp.inf)
+        best = jnp.argmax(jnp.where(jnp.isfinite(state.last), state.last, running))
+        member = jax.tree_util.tree_map(lambda x: x[best], state.members)
+        return self.learner.act(key, member, obs, deterministic)
