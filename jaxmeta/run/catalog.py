@@ -51,10 +51,23 @@ class _LazyConfig:
         return self._load().from_dict(values)
 
 
+def _compare_experiment(config):
+    from jaxmeta.run.compare import CompareExperiment
+
+    return CompareExperiment(config)
+
+
+def _compare_config():
+    from jaxmeta.run.compare import CompareConfig
+
+    return CompareConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
     "pbt": (_LazyConfig(_pbt_config), _pbt_experiment),
+    "compare": (_LazyConfig(_compare_config), _compare_experiment),
 }
 
 
@@ -177,7 +190,8 @@ def _drive(experiment, run_dir, options, resume):
     if jax.process_index() == 0:
         timing = {k: v for k, v in info.items() if k != "chunk_seconds"}
         results.write_json(os.path.join(run_dir, "timings.json"), timing)
-    rows = host.get("members", host)
+    rows_of = getattr(experiment, "result_rows", None)
+    rows = rows_of(host) if rows_of else host.get("members", host)
     return run_dir, rows
 
 
