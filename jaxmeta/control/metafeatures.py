@@ -1,0 +1,185 @@
+"""Metafeatures of a policy's trajectories (seeds/002, Table 1), with
+k-nearest-neighbour estimators; pure, jitted, vmappable.
+
+For samples X ~ p ([n, d]) and Y ~ q ([m, d]), with rho_k(i) the distance
+from X_i to its k-th nearest neighbour among the other X and nu_k(i) the one
+to its k-th nearest neighbour in Y:
+
+    H(p)        = psi(n) - psi(k) + log c_d + d mean_i log rho_k(i)
+                  (Kozachenko-Leonenko; Singh et al. 2003)
+    KL(p || q)  = d mean_i log(nu_k(i) / rho_k(i)) + log(m / (n - 1))
+                  (Wang, Kulkarni and Verdu 2009)
+    C(p, q)     = H(p) + KL(p || q)          (cross-entropy, -E_p log q)
+
+c_d is the volume of the unit d-ball. Conditional quantities are joint minus
+marginal: H(a|s) = H(s, a) - H(s), H(s'|s, a) = H(s, a, s') - H(s, a), and
+likewise for KL and C (the chain rule). Distances get 1e-8 added before the
+log, so repeated points (a constant observation) give a finite, very negative
+entropy instead of -inf.
+
+`metafeatures(batch_t, batch_prev)` returns, for each of p(s), p(a|s) and
+p(s'|s, a): H at t, H at t-1, C(t, t-1), C(t-1, t), KL(t || t-1),
+KL(t-1 || t); then the mean and variance of the episode returns at t and t-1:
+22 numbers. Each step's transitions are subsampled to `points` (static) so
+the pairwise distances stay [points, points].
+"""
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import digamma
+
+DISTRIBUTIONS = ("state", "action_given_state", "next_state_given_state_action")
+QUANTITIES = ("H_t", "H_prev", "C_t_prev", "C_prev_t", "KL_t_prev", "KL_prev_t")
+NAMES = tuple(f"{d}/{q}" for d in DISTRIBUTIONS for q in QUANTITIES) + (
+    "return_mean_t",
+    "return_var_t",
+    "return_mean_prev",
+    "return_var_prev",
+)
+EPS = 1e-8
+
+
+def check_k(k: int, n: int) -> None:
+    """kNN estimators need k >= 1 and more than k samples."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    if n < k + 1:
+        raise ValueError(
+            f"the kNN estimators need N >= k + 1 samples (N = {n}, k = {k})"
+        )
+
+
+def _log_unit_ball(d: int) -> float:
+    return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
+
+
+def _kth_distance(x, y, k: int, exclude_self: bool):
+    """[n] distance from each x to its k-th nearest y."""
+    sq = jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)
+    if exclude_self:
+        sq = sq + jnp.diag(jnp.full(x.shape[0], jnp.inf))
+    nearest = -jax.lax.top_k(-sq, k)[0]  # ascending
+    return jnp.sqrt(jnp.maximum(nearest[:, k - 1], 0.0))
+
+
+def entropy(x, k: int = 5):
+    """Kozachenko-Leonenko entropy (nats) of samples x [n, d]."""
+    n, d = x.shape
+    rho = _kth_distance(x, x, k, True)
+    return (
+        digamma(jnp.float32(n))
+        - digamma(jnp.float32(k))
+        + _log_unit_ball(d)
+        + d * jnp.mean(jnp.log(rho + EPS))
+    )
+
+
+def kl_divergence(x, y, k: int = 5):
+    """kNN estimate of KL(p || q) from x [n, d] ~ p and y [m, d] ~ q."""
+    n, d = x.shape
+    m = y.shape[0]
+    rho = _kth_distance(x, x, k, True)
+    nu = _kth_distance(x, y, k, False)
+    return d * jnp.mean(jnp.log(nu + EPS) - jnp.log(rho + EPS)) + math.log(m / (n - 1))
+
+
+def cross_entropy(x, y, k: int = 5):
+    """kNN estimate of C(p, q) = -E_p log q = H(p) + KL(p || q)."""
+    return entropy(x, k) + kl_divergence(x, y, k)
+
+
+def _six(now, before, k):
+    """(H_t, H_prev, C(t,prev), C(prev,t), KL(t||prev), KL(prev||t))."""
+    h_now, h_before = entropy(now, k), entropy(before, k)
+    kl_now, kl_before = kl_divergence(now, before, k), kl_divergence(before, now, k)
+    return jnp.stack(
+        [h_now, h_before, h_now + kl_now, h_before + kl_before, kl_now, kl_before]
+    )
+
+
+def subsample(key, batch: dict, points: int) -> dict:
+    """`points` transitions drawn without replacement from a batch of
+    {"obs", "action", "next_obs": [M, ...]} (flattened to 2-D)."""
+    size = batch["obs"].shape[0]
+    index = jax.random.permutation(key, size)[:points]
+    return {
+        k: batch[k].reshape(size, -1)[index].astype(jnp.float32)
+        for k in ("obs", "action", "next_obs")
+    }
+
+
+def metafeatures(
+    key,
+    batch_t: dict,
+    batch_prev: dict,
+    returns_t,
+    returns_prev,
+    points: int = 256,
+    k: int = 5,
+):
+    """The 22 metafeatures (`NAMES`) of one meta-step.
+
+    batch_t, batch_prev: transitions of steps t and t-1, {"obs": [M, ds],
+    "action": [M, da], "next_obs": [M, ds]} with M >= points; returns_t,
+    returns_prev: [N] episode returns. Returns [22] float32.
+    """
+    check_k(k, min(points, batch_t["obs"].shape[0], batch_prev["obs"].shape[0]))
+    key_t, key_prev = jax.random.split(key)
+    now, before = (
+        subsample(key_t, batch_t, points),
+        subsample(key_prev, batch_prev, points),
+    )
+
+    def joint(b, parts):
+        return jnp.concatenate([b[p] for p in parts], axis=-1)
+
+    s = _six(now["obs"], before["obs"], k)
+    sa = _six(joint(now, ("obs", "action")), joint(before, ("obs", "action")), k)
+    sas = _six(
+        joint(now, ("obs", "action", "next_obs")),
+        joint(before, ("obs", "action", "next_obs")),
+        k,
+    )
+    moments = jnp.stack(
+        [
+            jnp.mean(returns_t),
+            jnp.var(returns_t),
+            jnp.mean(returns_prev),
+            jnp.var(returns_prev),
+        ]
+    )
+    return jnp.concatenate([s, sa - s, sas - sa, moments]).astype(jnp.float32)
+
+
+def gaussian_entropy(cov):
+    """Closed form: H(N(mu, cov)) = 0.5 log((2 pi e)^d |cov|)."""
+    d = cov.shape[0]
+    return 0.5 * (d * math.log(2 * math.pi * math.e) + jnp.linalg.slogdet(cov)[1])
+
+
+def gaussian_kl(mean_p, cov_p, mean_q, cov_q):
+    """Closed form KL(N(mean_p, cov_p) || N(mean_q, cov_q))."""
+    d = mean_p.shape[0]
+    inv_q = jnp.linalg.inv(cov_q)
+    diff = mean_q - mean_p
+    return 0.5 * (
+        jnp.trace(inv_q @ cov_p)
+        + diff @ inv_q @ diff
+        - d
+        + jnp.linalg.slogdet(cov_q)[1]
+        - jnp.linalg.slogdet(cov_p)[1]
+    )
+
+
+__all__ = [
+    "NAMES",
+    "cross_entropy",
+    "entropy",
+    "gaussian_entropy",
+    "gaussian_kl",
+    "kl_divergence",
+    "metafeatures",
+    "subsample",
+]
