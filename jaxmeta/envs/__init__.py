@@ -18,5 +18,7 @@ register(
 register("brax-ant", "jaxmeta.envs.brax:make_brax_ant")
 register("brax-halfcheetah", "jaxmeta.envs.brax:make_brax_halfcheetah")
 register("brax-inverted_pendulum", "jaxmeta.envs.brax:make_brax_inverted_pendulum")
+register("brax-hopper", "jaxmeta.envs.brax:make_brax_hopper")
+register("brax-walker2d", "jaxmeta.envs.brax:make_brax_walker2d")
 
 __all__ = ["make", "register", "registered_names"]

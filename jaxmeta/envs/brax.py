@@ -21,7 +21,7 @@ import numpy as np
 from flax import struct
 from gymnax.environments import environment, spaces
 
-SUPPORTED_ENVS = ("ant", "halfcheetah", "inverted_pendulum")
+SUPPORTED_ENVS = ("ant", "halfcheetah", "hopper", "inverted_pendulum", "walker2d")
 BACKENDS = ("generalized", "positional", "spring", "mjx")
 
 
@@ -134,3 +134,13 @@ def make_brax_halfcheetah(**options):
 def make_brax_inverted_pendulum(**options):
     """Registry factory for "brax-inverted_pendulum"; options as `make_brax`."""
     return make_brax("inverted_pendulum", **options)
+
+
+def make_brax_hopper(**options):
+    """Registry factory for "brax-hopper"; options as `make_brax`."""
+    return make_brax("hopper", **options)
+
+
+def make_brax_walker2d(**options):
+    """Registry factory for "brax-walker2d"; options as `make_brax`."""
+    return make_brax("walker2d", **options)

@@ -127,8 +127,42 @@ def pbt_cartpole() -> dict:
     }
 
 
+def _experiments_file(module: str, function: str):
+    """A config factory defined in the repository's experiments/MODULE.py
+    (a source checkout, as the README installs it)."""
+
+    def factory() -> dict:
+        import importlib.util
+        import pathlib
+
+        path = (
+            pathlib.Path(__file__).resolve().parents[2] / "experiments" / f"{module}.py"
+        )
+        if not path.is_file():
+            raise ValueError(
+                f"experiment file {path} not found: run from a source checkout "
+                f"(pip install -e .)"
+            )
+        spec = importlib.util.spec_from_file_location(f"experiments_{module}", path)
+        loaded = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(loaded)
+        return getattr(loaded, function)()
+
+    return factory
+
+
 # name -> (kind, config factory, description)
 EXPERIMENTS = {
+    "bierl": (
+        "compare",
+        _experiments_file("bierl", "quick"),
+        "BiERL vs ES, NSR-ES, ESAC, PBT, PPO, SAC, TRPO (CPU mode)",
+    ),
+    "bierl-full": (
+        "compare",
+        _experiments_file("bierl", "full"),
+        "the same on brax locomotion (accelerator mode)",
+    ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (
         "tune",

@@ -121,7 +121,8 @@ def test_cli_list_help_and_errors(capsys):
     for option in dataclasses.fields(RunOptions):
         assert option.name in help_text, option.name
     assert main(["run", "no-such-experiment"]) == 2
-    assert "allowed values: pbt-cartpole, quickstart" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "allowed values: " in err and "quickstart" in err
 
 
 def test_quickstart_file_is_the_quickstart_experiment():

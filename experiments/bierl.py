@@ -1,0 +1,159 @@
+"""BiERL (seeds/003, arXiv 2308.01207): BiERL vs vanilla ES at fixed sigma,
+NSR-ES, ESAC, PBT over sigma and the learning rate, PPO, SAC and TRPO, at
+equal env steps per run, several seeds, on the run layer (resumable,
+progress, TensorBoard).
+
+    python experiments/bierl.py            # --quick: the CPU mode (< 30 min here)
+    python experiments/bierl.py --full     # the accelerator mode (brax locomotion)
+    jaxmeta run bierl / jaxmeta run bierl-full   # the same
+    jaxmeta run bierl --set seeds=10 --set budget=500000   # any field
+
+Writes runs/bierl-N/: table.md (final return mean +- 95 % CI per env and
+method), results.csv, curves.csv, curves_<env>.png, bierl_sigma.png (the
+sigma BiERL chose per generation). docs/control.md discusses the results.
+"""
+
+import sys
+
+# ES population and episode cap per env (quick mode); BiERL's LSTM reads the
+# sorted returns of the whole population, so its input width is the population.
+QUICK_POPULATION = 16
+
+
+def methods(
+    population: int,
+    steps: int,
+    meta_population: int,
+    meta_every: int,
+    warm_updates: int,
+    ppo_envs: int,
+) -> list[dict]:
+    """The method specs of the comparison (see jaxmeta/run/methods.py)."""
+    es_config = {"population_size": population, "max_episode_steps": steps}
+    specs = [
+        {
+            "name": f"es-sigma-{sigma}",
+            "learner": "es",
+            "learner_config": es_config,
+            "hparams": {"sigma": sigma},
+        }
+        for sigma in (0.01, 0.02, 0.05, 0.1)
+    ]
+    bierl = {
+        "meta_population": meta_population,
+        "meta_every": meta_every,
+        "fitness_population": 10,
+        "truncation": 1,
+        "warm_start": {"env": "brax-inverted_pendulum", "updates": warm_updates},
+    }
+    specs += [
+        {"name": "bierl", "learner": "es", "learner_config": es_config, "bierl": bierl},
+        {
+            "name": "bierl-mlp",
+            "learner": "es",
+            "learner_config": es_config,
+            "bierl": {**bierl, "controller": {"encoder": "mlp"}},
+        },
+        {
+            "name": "nsr-es",
+            "learner": "nsr_es",
+            "learner_config": es_config,
+            "envs": [
+                "LunarLanderContinuous-v3",
+                "brax-inverted_pendulum",
+                "brax-halfcheetah",
+                "brax-ant",
+                "brax-hopper",
+                "brax-walker2d",
+            ],
+        },
+        {"name": "esac", "learner": "esac", "learner_config": es_config},
+        {
+            "name": "pbt",
+            "learner": "es",
+            "learner_config": es_config,
+            "pbt": {
+                "members": 4,
+                "interval": 5,
+                "dims": {
+                    "sigma": {"kind": "log_uniform", "low": 0.005, "high": 0.2},
+                    "learning_rate": {"kind": "log_uniform", "low": 0.003, "high": 0.1},
+                },
+            },
+        },
+        {
+            "name": "ppo",
+            "learner": "ppo",
+            "learner_config": {
+                "num_envs": ppo_envs,
+                "num_steps": 256,
+                "num_epochs": 4,
+                "num_minibatches": 4,
+                "normalize_obs": True,
+            },
+        },
+        {
+            "name": "sac",
+            "learner": "sac",
+            "learner_config": {
+                "num_envs": 4,
+                "num_steps": 1,
+                "gradient_steps": 1,
+                "batch_size": 128,
+                "hidden": [64, 64],
+            },
+        },
+        {
+            "name": "trpo",
+            "learner": "trpo",
+            "learner_config": {
+                "num_envs": ppo_envs,
+                "num_steps": 256,
+                "hidden": [64, 64],
+            },
+        },
+    ]
+    return specs
+
+
+def quick() -> dict:
+    """CPU mode: continuous LunarLander (ours), Pendulum, brax inverted
+    pendulum at reduced budgets; 5 seeds."""
+    return {
+        "name": "bierl",
+        "envs": ["LunarLanderContinuous-v3", "Pendulum-v1", "brax-inverted_pendulum"],
+        "methods": methods(QUICK_POPULATION, 200, 16, 5, 10, 8),
+        "env_config": {"brax-inverted_pendulum": {"max_steps_in_episode": 200}},
+        "seeds": 5,
+        "budget": 300_000,
+        "budgets": {"Pendulum-v1": 200_000, "brax-inverted_pendulum": 100_000},
+        "chunks": 10,
+        "eval_episodes": 8,
+        "eval_max_steps": 1000,
+        "seed": 0,
+    }
+
+
+def full() -> dict:
+    """Accelerator mode: brax locomotion as in the paper (population 200,
+    meta-population 200, t = 10), 20M env steps per run."""
+    return {
+        "name": "bierl-full",
+        "envs": ["brax-halfcheetah", "brax-ant", "brax-hopper", "brax-walker2d"],
+        "methods": methods(200, 1000, 200, 10, 100, 64),
+        "seeds": 5,
+        "budget": 20_000_000,
+        "chunks": 20,
+        "eval_episodes": 16,
+        "eval_max_steps": 1000,
+        "seed": 0,
+    }
+
+
+if __name__ == "__main__":
+    from jaxmeta.cli import main
+
+    args = sys.argv[1:]
+    name = "bierl-full" if "--full" in args else "bierl"
+    args = [a for a in args if a not in ("--full", "--quick")]
+    sys.exit(main(["run", name, *args]))
