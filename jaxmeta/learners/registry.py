@@ -1,11 +1,21 @@
 """Name -> learner class, so tests and the CLI can iterate over every learner."""
 
+from jaxmeta.learners.es import ES
+from jaxmeta.learners.nsr_es import NSRES
 from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.reinforce import Reinforce
+from jaxmeta.learners.sac import SAC
 from jaxmeta.learners.trpo import TRPO
 from jaxmeta.validation import checked_fields, unknown_name
 
-LEARNERS = {"ppo": PPO, "reinforce": Reinforce, "trpo": TRPO}
+LEARNERS = {
+    "es": ES,
+    "nsr_es": NSRES,
+    "ppo": PPO,
+    "reinforce": Reinforce,
+    "sac": SAC,
+    "trpo": TRPO,
+}
 
 
 def make_learner(name: str, env, **config):

@@ -3,6 +3,8 @@ actions), member i of a vmapped population equals the unbatched run with
 `hparams[i]`, and a population with different hyperparameters compiles once.
 Results are computed once per learner (module fixtures) to keep compiles few."""
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,11 +13,20 @@ import pytest
 from jaxmeta.envs import make
 from jaxmeta.learners import LEARNERS, make_learner, train
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = {
     "ppo": dict(
         num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
     ),
     "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
+    "es": dict(population_size=4, max_episode_steps=20, hidden=(16, 16)),
+    "nsr_es": dict(
+        population_size=4,
+        max_episode_steps=20,
+        hidden=(16, 16),
+        archive_size=8,
+        neighbours=2,
+    ),
     "trpo": dict(
         num_envs=4,
         num_steps=16,
@@ -43,13 +54,35 @@ single_train = jax.jit(train, static_argnums=(0, 4))
 
 
 # The step-size hparam each population varies (log-spaced), default the rate.
-VARIED = {"trpo": ("max_kl", 1e-3, 5e-2)}
+VARIED = {
+    "trpo": ("max_kl", 1e-3, 5e-2),
+    "es": ("sigma", 0.01, 0.1),
+    "nsr_es": ("sigma", 0.01, 0.1),
+}
+# (discrete env, continuous env) of each learner's smoke tests.
+ENVS = {"nsr_es": ("LunarLander-v3", "LunarLanderContinuous-v3")}
+DEFAULT_ENVS = ("CartPole-v1", "Pendulum-v1")
+# (metric of the first rollout, equal when only hparams differ; a metric that
+# differs). ES perturbs by sigma from the start: only its centre episode is equal.
+SAME_FIRST_ROLLOUT = {
+    "es": ("es/center_return", "es/grad_norm"),
+    "nsr_es": ("es/center_return", "es/grad_norm"),
+}
+DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
+# Learners whose battery (the same checks on their own envs) has its own file.
+OWN_BATTERY = {"sac": "tests/learners/test_learners_sac.py"}
+BATTERY = sorted(set(LEARNERS) - set(OWN_BATTERY))
+
+
+def type_name(learner) -> str:
+    """The registry name of `learner` (exact class, not a base class)."""
+    return next(n for n, cls in LEARNERS.items() if type(learner) is cls)
 
 
 def _population(learner, scale=1.0):
     base = learner.default_hparams()
     hparams = jax.tree_util.tree_map(lambda x: jnp.full((SIZE,), x), base)
-    name = next(n for n, cls in LEARNERS.items() if isinstance(learner, cls))
+    name = type_name(learner)
     field, low, high = VARIED.get(name, ("learning_rate", 1e-4, 1e-2))
     values = scale * jnp.geomspace(low, high, SIZE).astype(jnp.float32)
     hparams = hparams.replace(**{field: values})
@@ -60,9 +93,9 @@ def _population(learner, scale=1.0):
     return hparams
 
 
-@pytest.fixture(scope="module", params=sorted(LEARNERS))
+@pytest.fixture(scope="module", params=BATTERY)
 def cartpole_runs(request):
-    env, env_params = make("CartPole-v1")
+    env, env_params = make(ENVS.get(request.param, DEFAULT_ENVS)[0])
     learner = make_learner(request.param, env, **TINY[request.param])
     keys = jax.random.split(jax.random.key(0), SIZE)
     hparams = _population(learner)
@@ -87,17 +120,28 @@ def cartpole_runs(request):
 
 
 def test_every_learner_has_a_tiny_config():
-    assert set(TINY) == set(LEARNERS)
+    assert set(TINY) | set(OWN_BATTERY) == set(LEARNERS)
+    for path in OWN_BATTERY.values():
+        assert os.path.exists(os.path.join(ROOT, path)), path
 
 
-def _check_contract(learner, state, metrics):
+def _observations(learner, env_params, count=4):
+    keys = jax.random.split(jax.random.key(9), count)
+    obs, _ = jax.vmap(learner.env.reset, in_axes=(0, None))(keys, env_params)
+    return obs.reshape(count, -1).astype(jnp.float32)
+
+
+def _check_contract(learner, state, metrics, env_params):
     for field in ("episode_return", "episodes", "env_steps", "train/failure"):
         assert metrics[field].shape == (NUM_UPDATES,)
-    steps = learner.num_envs * learner.num_steps
     assert metrics["env_steps"].dtype == jnp.int32
-    np.testing.assert_array_equal(
-        metrics["env_steps"], steps * np.arange(1, NUM_UPDATES + 1)
-    )
+    steps = np.asarray(metrics["env_steps"])
+    if hasattr(learner, "num_envs"):  # fixed-size rollouts: exact counts
+        per_update = learner.num_envs * learner.num_steps
+        np.testing.assert_array_equal(steps, per_update * np.arange(1, NUM_UPDATES + 1))
+    else:  # episodes that end early: counted as taken, never above the bound
+        assert np.all(np.diff(steps) > 0)
+        assert steps[-1] <= NUM_UPDATES * learner.steps_per_update
     assert not np.any(metrics["train/failure"])
     assert int(state.update_count) == NUM_UPDATES
     assert not bool(state.diverged)
@@ -105,23 +149,25 @@ def _check_contract(learner, state, metrics):
     returns = np.asarray(metrics["episode_return"])
     assert np.all(np.isfinite(returns[finished]))
     assert np.all(np.isnan(returns[~finished]))
-    action = learner.act(jax.random.key(1), state, state.env.obs)
-    assert action.shape[0] == learner.num_envs
-    greedy = learner.act(jax.random.key(1), state, state.env.obs, deterministic=True)
-    again = learner.act(jax.random.key(2), state, state.env.obs, deterministic=True)
+    obs = _observations(learner, env_params)
+    action = learner.act(jax.random.key(1), state, obs)
+    assert action.shape[0] == obs.shape[0]
+    greedy = learner.act(jax.random.key(1), state, obs, deterministic=True)
+    again = learner.act(jax.random.key(2), state, obs, deterministic=True)
     np.testing.assert_array_equal(greedy, again)
 
 
 def test_smoke_discrete_actions(cartpole_runs):
     learner, _, singles, _ = cartpole_runs
     state, metrics = singles[0]
-    _check_contract(learner, state, metrics)
+    env_name = ENVS.get(type_name(learner), DEFAULT_ENVS)[0]
+    _check_contract(learner, state, metrics, make(env_name)[1])
     assert float(np.sum(metrics["episodes"])) > 0
 
 
-@pytest.mark.parametrize("name", sorted(LEARNERS))
+@pytest.mark.parametrize("name", BATTERY)
 def test_smoke_continuous_actions(name):
-    env, env_params = make("Pendulum-v1")
+    env, env_params = make(ENVS.get(name, DEFAULT_ENVS)[1])
     learner = make_learner(name, env, **TINY[name])
     state, metrics = single_train(
         learner,
@@ -130,10 +176,11 @@ def test_smoke_continuous_actions(name):
         env_params,
         NUM_UPDATES,
     )
-    _check_contract(learner, state, metrics)
-    action = learner.act(jax.random.key(1), state, state.env.obs)
-    assert action.shape == (learner.num_envs, 1)
-    assert float(jnp.max(jnp.abs(action))) <= 2.0
+    _check_contract(learner, state, metrics, env_params)
+    action = learner.act(jax.random.key(1), state, _observations(learner, env_params))
+    space = learner.env.action_space(env_params)
+    assert action.shape == (4,) + tuple(space.shape)
+    assert bool(jnp.all((action >= space.low) & (action <= space.high)))
 
 
 def test_vmapped_member_equals_unbatched_run(cartpole_runs):
@@ -152,15 +199,18 @@ def test_vmapped_member_equals_unbatched_run(cartpole_runs):
 
 
 def test_members_differ_when_only_hparams_differ(cartpole_runs):
-    _, _, _, (states, metrics) = cartpole_runs
+    learner, _, _, (states, metrics) = cartpole_runs
     # Same key: same initial params and envs; the learning rates differ.
     for leaf in jax.tree_util.tree_leaves(states.params):
         assert not np.allclose(leaf[0], leaf[-1])
     # The first rollout comes from the same initial policy; later ones do not.
-    returns = np.asarray(metrics["episode_return"])
+    first, loss_name = SAME_FIRST_ROLLOUT.get(
+        type_name(learner), DEFAULT_SAME_FIRST_ROLLOUT
+    )
+    returns = np.asarray(metrics[first])
     np.testing.assert_array_equal(returns[0, 0], returns[-1, 0])
     np.testing.assert_array_equal(metrics["episodes"][0, 0], metrics["episodes"][-1, 0])
-    loss = np.asarray(metrics["train/value_loss"])
+    loss = np.asarray(metrics[loss_name])
     assert not np.allclose(loss[0], loss[-1])
 
 

@@ -33,3 +33,23 @@ def update_running_stats(stats: RunningStats, batch: jnp.ndarray) -> RunningStat
 def normalize(stats: RunningStats, obs: jnp.ndarray, clip: float = 10.0):
     """`obs: [..., obs_dim]` standardised by `stats` and clipped to ±clip."""
     return jnp.clip((obs - stats.mean) / jnp.sqrt(stats.var + 1e-8), -clip, clip)
+
+
+def update_running_stats_from_sums(
+    stats: RunningStats, count, total, total_sq
+) -> RunningStats:
+    """Fold a batch given by its moments about `stats.mean` into `stats`:
+    count [] (observations, may be 0), total [obs_dim] = sum of (obs -
+    stats.mean), total_sq [obs_dim] = sum of (obs - stats.mean)**2. Sums about
+    the running mean keep float32 accurate over long episodes."""
+    safe = jnp.maximum(count, 1.0)
+    delta = total / safe  # batch mean - stats.mean
+    batch_var = jnp.maximum(total_sq / safe - delta**2, 0.0)
+    new_count = stats.count + count
+    mean = stats.mean + delta * count / new_count
+    m2 = (
+        stats.var * stats.count
+        + batch_var * count
+        + delta**2 * stats.count * count / new_count
+    )
+    return RunningStats(mean=mean, var=m2 / new_count, count=new_count)

@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxmeta.learners.base import check_positive_ints, env_steps, guard_update
+from jaxmeta.learners.base import check_positive_ints
+from jaxmeta.learners.common.finish import finish_update
 from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
 from jaxmeta.learners.common.rollout import (
     EnvCarry,
@@ -152,14 +153,4 @@ class OnPolicyLearner:
         (a dict of [] arrays)."""
         count = state.update_count + 1
         new_state = OnPolicyState(params, opt_state, env, count, state.diverged)
-        new_state, failure = guard_update(state, new_state, losses, stats["env_finite"])
-        metrics = {
-            "episode_return": stats["episode_return"],
-            "episodes": stats["episodes"],
-            "env_steps": env_steps(count, self.steps_per_update),
-            "train/episode_length": stats["episode_length"],
-            **{f"train/{name}": value for name, value in losses.items()},
-            "train/diverged": new_state.diverged.astype(jnp.float32),
-            "train/failure": failure,
-        }
-        return new_state, metrics
+        return finish_update(state, new_state, stats, losses, self.steps_per_update)

@@ -1,0 +1,90 @@
+"""A fixed-capacity replay ring buffer for off-policy learners (SAC, TD3).
+
+Pure functions over a `flax.struct` dataclass, so a population vmaps over it:
+each member has its own buffer, its own write position and fill level. Shapes
+never change; `size` says how many slots hold data, and sampling draws only
+among those. `terminated` marks true terminations only: a time-limit
+truncation stores `terminated=False` with the pre-reset observation as
+`next_obs`, so its target still bootstraps.
+"""
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@struct.dataclass
+class ReplayBuffer:
+    obs: jax.Array  # [C, obs_dim]
+    action: jax.Array  # [C, action_dim]
+    reward: jax.Array  # [C]
+    next_obs: jax.Array  # [C, obs_dim]
+    terminated: jax.Array  # [C] bool, true termination (no bootstrap)
+    position: jax.Array  # [] int32, the next slot written
+    size: jax.Array  # [] int32, filled slots, at most C
+
+    @property
+    def capacity(self) -> int:
+        return self.obs.shape[0]
+
+
+def replay_init(capacity: int, obs_dim: int, action_dim: int) -> ReplayBuffer:
+    """An empty buffer of `capacity` (C) transitions, zero-filled."""
+    if not isinstance(capacity, int) or capacity <= 0:
+        raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+    return ReplayBuffer(
+        obs=jnp.zeros((capacity, obs_dim), jnp.float32),
+        action=jnp.zeros((capacity, action_dim), jnp.float32),
+        reward=jnp.zeros(capacity, jnp.float32),
+        next_obs=jnp.zeros((capacity, obs_dim), jnp.float32),
+        terminated=jnp.zeros(capacity, bool),
+        position=jnp.asarray(0, jnp.int32),
+        size=jnp.asarray(0, jnp.int32),
+    )
+
+
+def replay_add(
+    buffer: ReplayBuffer, obs, action, reward, next_obs, terminated
+) -> ReplayBuffer:
+    """Write N transitions at the ring position, wrapping around and
+    overwriting the oldest ones once full.
+
+    obs, next_obs: [N, obs_dim]; action: [N, action_dim]; reward, terminated:
+    [N]. N must not exceed the capacity (checked on the static shapes).
+    """
+    num, capacity = obs.shape[0], buffer.capacity
+    if num > capacity:
+        raise ValueError(
+            f"cannot add {num} transitions to a replay buffer of capacity {capacity}"
+        )
+    slots = (buffer.position + jnp.arange(num, dtype=jnp.int32)) % capacity
+
+    def put(field, values):
+        return field.at[slots].set(values.astype(field.dtype), unique_indices=True)
+
+    return buffer.replace(
+        obs=put(buffer.obs, obs),
+        action=put(buffer.action, action),
+        reward=put(buffer.reward, reward),
+        next_obs=put(buffer.next_obs, next_obs),
+        terminated=put(buffer.terminated, terminated),
+        position=(buffer.position + num) % capacity,
+        size=jnp.minimum(buffer.size + num, capacity),
+    )
+
+
+def replay_sample(key, buffer: ReplayBuffer, batch_size: int) -> dict:
+    """`batch_size` (B) transitions drawn uniformly, with replacement, among the
+    filled slots (slot 0, all zeros, while the buffer is empty).
+
+    Returns {"obs": [B, obs_dim], "action": [B, action_dim], "reward": [B],
+    "next_obs": [B, obs_dim], "terminated": [B] bool}.
+    """
+    slots = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
+    return {
+        "obs": buffer.obs[slots],
+        "action": buffer.action[slots],
+        "reward": buffer.reward[slots],
+        "next_obs": buffer.next_obs[slots],
+        "terminated": buffer.terminated[slots],
+    }
