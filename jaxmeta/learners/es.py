@@ -172,10 +172,13 @@ class ES:
         action = squash_to_bounds(out, carry.action_low, carry.action_high)
         return action.reshape(action.shape[:-1] + self.head.env_shape)
 
-    def episode(self, key, params, carry: ESCarry, env_params):
+    def episode(self, key, params, carry: ESCarry, env_params, record=False):
         """One episode from reset: `(return, length, final env state,
         (count, sum, sum of squares) of its observations about the mean,
-        all finite)`."""
+        all finite)`, plus with `record` (static) its transitions, each
+        `[max_episode_steps, ...]`: obs, action (in [-1, 1], as SAC's replay
+        holds them), reward, next_obs (pre-reset), terminated, valid (the step
+        belongs to the episode)."""
         obs, env_state = self.env.reset(key, env_params)
         mean = carry.obs_stats.mean
 
@@ -183,9 +186,22 @@ class ES:
             obs, env_state, alive, total, length, moments, finite = state
             flat = jnp.reshape(obs, (-1,)).astype(jnp.float32)
             action = self.policy(params, carry, flat)
-            obs2, env_state2, reward, terminated, truncated, _ = self.env.step(
+            obs2, env_state2, reward, terminated, truncated, info = self.env.step(
                 key, env_state, action, env_params
             )
+            transition = None
+            if record:
+                final = jnp.reshape(info["final_observation"], (-1,))
+                span = carry.action_high - carry.action_low
+                unit = 2.0 * (jnp.reshape(action, (-1,)) - carry.action_low) / span
+                transition = {
+                    "obs": flat,
+                    "action": unit - 1.0,
+                    "reward": reward.astype(jnp.float32),
+                    "next_obs": final.astype(jnp.float32),
+                    "terminated": terminated,
+                    "valid": alive,
+                }
             reward = jnp.where(alive, reward.astype(jnp.float32), 0.0)
             finite = finite & jnp.isfinite(reward) & jnp.all(jnp.isfinite(flat))
             centred = jnp.where(alive, flat - mean, 0.0)
@@ -211,7 +227,7 @@ class ES:
                 length + alive,
                 moments,
                 finite,
-            ), None
+            ), transition
 
         dim = mean.shape[0]
         zeros = (jnp.float32(0.0), jnp.zeros(dim), jnp.zeros(dim))
@@ -225,12 +241,14 @@ class ES:
             jnp.asarray(True),
         )
         keys = jax.random.split(key, self.max_episode_steps)
-        (_, env_state, _, total, length, moments, finite), _ = jax.lax.scan(
+        (_, env_state, _, total, length, moments, finite), record_ys = jax.lax.scan(
             step, init, keys
         )
+        if record:
+            return total, length, env_state, moments, finite, record_ys
         return total, length, env_state, moments, finite
 
-    def evaluate(self, key, flat_params, unravel, carry, env_params):
+    def evaluate(self, key, flat_params, unravel, carry, env_params, record=False):
         """Episodes of a batch of flat parameter vectors `[n, P]` (pairs i and
         i + n/2 share a key). Returns what `episode` returns, batched."""
         n = flat_params.shape[0]
@@ -238,7 +256,7 @@ class ES:
         keys = jnp.concatenate([keys, keys])
 
         def one(key, flat):
-            return self.episode(key, unravel(flat), carry, env_params)
+            return self.episode(key, unravel(flat), carry, env_params, record)
 
         return jax.vmap(one)(keys, flat_params)
 
@@ -252,17 +270,19 @@ class ES:
         over the perturbations), `episodes`, `env_steps`, `train/*`, and
         `es/center_return`, `es/return_max`, `es/return_std`, `es/sigma`,
         `es/grad_norm`, `es/returns` ([n], the raw returns)."""
-        state, metrics, _ = self.generation(key, state, hparams, env_params)
+        state, metrics, _, _ = self.generation(key, state, hparams, env_params)
         return state, metrics
 
-    def generation(self, key, state, hparams, env_params):
-        """`update`, plus the final env state of the mean policy's episode."""
+    def generation(self, key, state, hparams, env_params, record=False):
+        """`update`, plus the final env state of the mean policy's episode and,
+        with `record` (static), the perturbations' transitions (`episode`'s,
+        each `[population_size, max_episode_steps, ...]`; else None)."""
         key_noise, key_eval, key_center = jax.random.split(key, 3)
         flat, unravel = ravel_pytree(state.params)
         eps = antithetic_noise(key_noise, self.population_size // 2, flat.size)
         population = flat + hparams.sigma * eps
-        returns, lengths, finals, moments, finite = self.evaluate(
-            key_eval, population, unravel, state.env, env_params
+        returns, lengths, finals, moments, finite, *recorded = self.evaluate(
+            key_eval, population, unravel, state.env, env_params, record
         )
         center, center_length, center_final, _, center_finite = self.episode(
             key_center, state.params, state.env, env_params
@@ -307,6 +327,7 @@ class ES:
                 "es/returns": returns,
             },
             center_final,
+            recorded[0] if record else None,
         )
 
     def act(self, key, state: ESState, obs, deterministic: bool = False):

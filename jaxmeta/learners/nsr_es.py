@@ -118,7 +118,7 @@ class NSRES(ES):
     def update(self, key, state: NSRState, hparams: NSRHParams, env_params):
         """One NSR-ES generation, then the mean policy's behaviour joins the
         archive; metrics as ES plus `nsr/novelty_mean`, `nsr/archive_size`."""
-        new_state, metrics, center_final = self.generation(
+        new_state, metrics, center_final, _ = self.generation(
             key, state, hparams, env_params
         )
         behaviour = behaviour_function(self.env)(center_final)

@@ -1,6 +1,7 @@
 """Name -> learner class, so tests and the CLI can iterate over every learner."""
 
 from jaxmeta.learners.es import ES
+from jaxmeta.learners.esac import ESAC
 from jaxmeta.learners.nsr_es import NSRES
 from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.reinforce import Reinforce
@@ -10,6 +11,7 @@ from jaxmeta.validation import checked_fields, unknown_name
 
 LEARNERS = {
     "es": ES,
+    "esac": ESAC,
     "nsr_es": NSRES,
     "ppo": PPO,
     "reinforce": Reinforce,

@@ -20,6 +20,16 @@ TINY = {
     ),
     "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
     "es": dict(population_size=4, max_episode_steps=20, hidden=(16, 16)),
+    "esac": dict(
+        population_size=4,
+        max_episode_steps=20,
+        hidden=(16, 16),
+        sac_num_steps=8,
+        gradient_steps=2,
+        buffer_capacity=256,
+        batch_size=16,
+        inject_every=2,
+    ),
     "nsr_es": dict(
         population_size=4,
         max_episode_steps=20,
@@ -58,15 +68,21 @@ VARIED = {
     "trpo": ("max_kl", 1e-3, 5e-2),
     "es": ("sigma", 0.01, 0.1),
     "nsr_es": ("sigma", 0.01, 0.1),
+    "esac": ("sigma", 0.01, 0.1),
 }
-# (discrete env, continuous env) of each learner's smoke tests.
-ENVS = {"nsr_es": ("LunarLander-v3", "LunarLanderContinuous-v3")}
+# (discrete env, continuous env) of each learner's smoke tests; None: the
+# learner needs continuous actions (its population runs on the continuous env).
+ENVS = {
+    "nsr_es": ("LunarLander-v3", "LunarLanderContinuous-v3"),
+    "esac": (None, "Pendulum-v1"),
+}
 DEFAULT_ENVS = ("CartPole-v1", "Pendulum-v1")
 # (metric of the first rollout, equal when only hparams differ; a metric that
 # differs). ES perturbs by sigma from the start: only its centre episode is equal.
 SAME_FIRST_ROLLOUT = {
     "es": ("es/center_return", "es/grad_norm"),
     "nsr_es": ("es/center_return", "es/grad_norm"),
+    "esac": ("es/center_return", "es/grad_norm"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.
@@ -95,7 +111,8 @@ def _population(learner, scale=1.0):
 
 @pytest.fixture(scope="module", params=BATTERY)
 def cartpole_runs(request):
-    env, env_params = make(ENVS.get(request.param, DEFAULT_ENVS)[0])
+    discrete, continuous = ENVS.get(request.param, DEFAULT_ENVS)
+    env, env_params = make(discrete or continuous)
     learner = make_learner(request.param, env, **TINY[request.param])
     keys = jax.random.split(jax.random.key(0), SIZE)
     hparams = _population(learner)
@@ -161,6 +178,8 @@ def test_smoke_discrete_actions(cartpole_runs):
     learner, _, singles, _ = cartpole_runs
     state, metrics = singles[0]
     env_name = ENVS.get(type_name(learner), DEFAULT_ENVS)[0]
+    if env_name is None:
+        pytest.skip(f"{type_name(learner)} needs continuous actions")
     _check_contract(learner, state, metrics, make(env_name)[1])
     assert float(np.sum(metrics["episodes"])) > 0
 

@@ -73,6 +73,37 @@ def replay_add(
     )
 
 
+def replay_add_masked(
+    buffer: ReplayBuffer, obs, action, reward, next_obs, terminated, valid
+) -> ReplayBuffer:
+    """`replay_add` of only the transitions with `valid` ([N] bool), in order,
+    packed at the ring position; the others are dropped (e.g. the steps of an
+    ES episode after it ended). Shapes as `replay_add`."""
+    num, capacity = obs.shape[0], buffer.capacity
+    if num > capacity:
+        raise ValueError(
+            f"cannot add {num} transitions to a replay buffer of capacity {capacity}"
+        )
+    valid = valid.astype(bool)
+    order = jnp.cumsum(valid, dtype=jnp.int32) - 1
+    # Invalid rows target slot `capacity`, out of range, which mode="drop" skips.
+    slots = jnp.where(valid, (buffer.position + order) % capacity, capacity)
+    added = jnp.sum(valid, dtype=jnp.int32)
+
+    def put(field, values):
+        return field.at[slots].set(values.astype(field.dtype), mode="drop")
+
+    return buffer.replace(
+        obs=put(buffer.obs, obs),
+        action=put(buffer.action, action),
+        reward=put(buffer.reward, reward),
+        next_obs=put(buffer.next_obs, next_obs),
+        terminated=put(buffer.terminated, terminated),
+        position=(buffer.position + added) % capacity,
+        size=jnp.minimum(buffer.size + added, capacity),
+    )
+
+
 def replay_sample(key, buffer: ReplayBuffer, batch_size: int) -> dict:
     """`batch_size` (B) transitions drawn uniformly, with replacement, among the
     filled slots (slot 0, all zeros, while the buffer is empty).
