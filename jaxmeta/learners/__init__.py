@@ -1,17 +1,29 @@
 """Inner RL learners: static config dataclasses with traced hyperparameters."""
 
 from jaxmeta.learners.base import hparams_with, train, train_from
+from jaxmeta.learners.es import ES, ESHParams
+from jaxmeta.learners.esac import ESAC, ESACHParams
+from jaxmeta.learners.nsr_es import NSRES, NSRHParams
 from jaxmeta.learners.ppo import PPO, PPOHParams
 from jaxmeta.learners.registry import LEARNERS, make_learner
 from jaxmeta.learners.reinforce import Reinforce, ReinforceHParams
+from jaxmeta.learners.sac import SAC, SACHParams
 from jaxmeta.learners.trpo import TRPO, TRPOHParams
 
 __all__ = [
+    "ES",
+    "ESAC",
+    "ESACHParams",
+    "ESHParams",
     "LEARNERS",
+    "NSRES",
+    "NSRHParams",
     "PPO",
     "PPOHParams",
     "Reinforce",
     "ReinforceHParams",
+    "SAC",
+    "SACHParams",
     "TRPO",
     "TRPOHParams",
     "hparams_with",
