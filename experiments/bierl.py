@@ -122,12 +122,13 @@ def quick() -> dict:
     return {
         "name": "bierl",
         "envs": ["LunarLanderContinuous-v3", "Pendulum-v1", "brax-inverted_pendulum"],
-        "methods": methods(QUICK_POPULATION, 200, 16, 5, 10, 8),
+        "methods": methods(QUICK_POPULATION, 200, 8, 5, 10, 8),
         "env_config": {"brax-inverted_pendulum": {"max_steps_in_episode": 200}},
         "seeds": 5,
-        "budget": 300_000,
-        "budgets": {"Pendulum-v1": 200_000, "brax-inverted_pendulum": 100_000},
-        "chunks": 10,
+        # 2 BiERL updates per chunk: 5 x 17 x 200 inner + 8 x 11 x 200 meta
+        # steps each (34,600), so every method gets about the same 350k.
+        "budget": 350_000,
+        "chunks": 5,
         "eval_episodes": 8,
         "eval_max_steps": 1000,
         "seed": 0,

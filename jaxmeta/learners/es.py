@@ -101,6 +101,9 @@ class ES:
     activation: str = "tanh"
     optimizer: str = "adam"
     normalize_obs: bool = True
+    # Built once here, outside any trace: brax builds its action space from
+    # jnp arrays, which are tracers when read inside jit.
+    _head: PolicyHead = dataclasses.field(init=False, repr=False, compare=False)
 
     hparam_domains = {
         "sigma": POSITIVE,
@@ -123,6 +126,9 @@ class ES:
                 f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}"
             )
         object.__setattr__(self, "hidden", checked_hidden(self.hidden, self.activation))
+        object.__setattr__(
+            self, "_head", policy_head_for(self.env, self.env.default_params)
+        )
 
     @property
     def steps_per_update(self) -> int:
@@ -131,7 +137,7 @@ class ES:
 
     @property
     def head(self) -> PolicyHead:
-        return policy_head_for(self.env, self.env.default_params)
+        return self._head
 
     @property
     def network(self) -> DeterministicActor:

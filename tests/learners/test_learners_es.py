@@ -200,3 +200,20 @@ def test_esac_improves_on_pendulum():
     _, metrics = single_train(esac, jax.random.key(0), hparams, env_params, 20)
     center = np.asarray(metrics["es/center_return"])
     assert center[-3:].mean() > center[:3].mean() + 300, center
+
+
+def test_policy_head_of_a_brax_env_can_be_built_inside_a_trace():
+    # brax builds its action space from jnp arrays: tracers inside jit, which
+    # once broke ES/BiERL init on brax (Controlled.init runs traced).
+    from jaxmeta.learners.common.policy import policy_head_for
+
+    env, _ = make("brax-inverted_pendulum")
+
+    @jax.jit
+    def traced_bounds():
+        head = policy_head_for(env, env.default_params)
+        return jnp.asarray(head.low), jnp.asarray(head.high)
+
+    low, high = traced_bounds()
+    np.testing.assert_array_equal(low, [-3.0])
+    np.testing.assert_array_equal(high, [3.0])

@@ -108,8 +108,15 @@ def action_bounds(env, env_params, head: PolicyHead):
 
 def policy_head_for(env, env_params) -> PolicyHead:
     """Build the `PolicyHead` matching `env.action_space(env_params)` (static:
-    kind, size and shape; `low`/`high` record the default bounds only)."""
-    space = env.action_space(env_params)
+    kind, size and shape; `low`/`high` record the default bounds only).
+    Safe inside a trace: envs that build their space from jnp arrays (brax)
+    are evaluated eagerly here, on concrete (default) params."""
+    with jax.ensure_compile_time_eval():
+        space = env.action_space(env_params)
+        return _head_of_space(space)
+
+
+def _head_of_space(space) -> PolicyHead:
     if isinstance(space, spaces.Discrete):
         return PolicyHead(True, int(space.n))
     if isinstance(space, spaces.Box):
