@@ -105,6 +105,10 @@ class ES:
     # jnp arrays, which are tracers when read inside jit.
     _head: PolicyHead = dataclasses.field(init=False, repr=False, compare=False)
 
+    # Whether `episode` returns the state the episode ended in (NSR-ES's
+    # behaviour) rather than whatever the auto-reset env holds at the cap.
+    keeps_final_state = False
+
     hparam_domains = {
         "sigma": POSITIVE,
         "learning_rate": POSITIVE,
@@ -179,7 +183,8 @@ class ES:
         return action.reshape(action.shape[:-1] + self.head.env_shape)
 
     def episode(self, key, params, carry: ESCarry, env_params, record=False):
-        """One episode from reset: `(return, length, final env state,
+        """One episode from reset: `(return, length, final env state (only
+        with `keeps_final_state`),
         (count, sum, sum of squares) of its observations about the mean,
         all finite)`, plus with `record` (static) its transitions, each
         `[max_episode_steps, ...]`: obs, action (in [-1, 1], as SAC's replay
@@ -210,21 +215,25 @@ class ES:
                 }
             reward = jnp.where(alive, reward.astype(jnp.float32), 0.0)
             finite = finite & jnp.isfinite(reward) & jnp.all(jnp.isfinite(flat))
-            centred = jnp.where(alive, flat - mean, 0.0)
-            moments = (
-                moments[0] + alive,
-                moments[1] + centred,
-                moments[2] + centred**2,
-            )
+            if self.normalize_obs:
+                centred = jnp.where(alive, flat - mean, 0.0)
+                moments = (
+                    moments[0] + alive,
+                    moments[1] + centred,
+                    moments[2] + centred**2,
+                )
             done = alive & (terminated | truncated)
-            # gymnax auto-resets on the last step: keep the state before it as
-            # the episode's final state (for behaviour descriptors).
-            env_state = jax.tree_util.tree_map(
-                lambda new, old: jnp.where(alive & ~done, new, old),
-                env_state2,
-                env_state,
-            )
-            obs = jnp.where(alive & ~done, obs2, obs)
+            if self.keeps_final_state:
+                # gymnax auto-resets on the last step: keep the state before it
+                # as the episode's final state (for behaviour descriptors).
+                env_state = jax.tree_util.tree_map(
+                    lambda new, old: jnp.where(alive & ~done, new, old),
+                    env_state2,
+                    env_state,
+                )
+                obs = jnp.where(alive & ~done, obs2, obs)
+            else:  # steps after the end are masked by `alive`; no copies
+                env_state, obs = env_state2, obs2
             return (
                 obs,
                 env_state,

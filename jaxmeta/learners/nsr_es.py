@@ -69,6 +69,8 @@ class NSRState(ESState):
 class NSRES(ES):
     """NSR-ES: `ES` plus a novelty archive of `archive_size` behaviours."""
 
+    keeps_final_state = True
+
     archive_size: int = 256
     neighbours: int = 10
 

@@ -142,9 +142,12 @@ class CompareExperiment:
                         f"{spec['name']} on {env_name}: budget over int32 steps"
                     )
                 self.groups.append(Group(env_name, method, env_params, per_chunk))
-        self.warm = {
-            g.key: self._warm_learner(g) for g in self.groups if g.method.warm_start
-        }
+        # One warm start per method, shared by its target envs: the controller
+        # (its input width, its outputs) does not depend on the target env.
+        self.warm = {}
+        for g in self.groups:
+            if g.method.warm_start and g.method.name not in self.warm:
+                self.warm[g.method.name] = self._warm_learner(g)
         self.seconds = {}
 
     def _warm_learner(self, group):
@@ -163,19 +166,23 @@ class CompareExperiment:
     def init(self, key, mesh):
         """Every group's seeds initialised (after any warm-start pretraining)."""
         seeds, size = self.config.seeds, padded_size(self.config.seeds, mesh)
-        population, shared = {}, {}
+        population, shared, warm_phi = {}, {}, {}
+        names = [m["name"] for m in self.config.methods]
         for index, group in enumerate(self.groups):
             hparams = group.method.hparams
-            if group.key in self.warm:
-                warm, warm_params, updates = self.warm[group.key]
+            name = group.method.name
+            if name in self.warm and name not in warm_phi:
+                warm, warm_params, updates = self.warm[name]
                 state, _ = jax.jit(train, static_argnums=(0, 4))(
                     warm.learner,
-                    jax.random.fold_in(key, 10_000 + index),
+                    jax.random.fold_in(key, 10_000 + names.index(name)),
                     warm.hparams,
                     warm_params,
                     updates,
                 )
-                hparams = hparams.replace(ctrl_init=state.phi)
+                warm_phi[name] = state.phi
+            if name in warm_phi:
+                hparams = hparams.replace(ctrl_init=warm_phi[name])
             batched = jax.tree_util.tree_map(
                 lambda x: jnp.broadcast_to(x, (seeds,) + jnp.shape(x)), hparams
             )
