@@ -58,3 +58,28 @@ def test_pbt_explores_es_sigma_and_improves():
     assert len(set(np.round(best_sigma, 6))) > 1  # explored, not fixed
     returns = np.asarray(metrics["episode_return"])
     assert returns[-3:].mean() > 2.0 * returns[:3].mean(), returns
+
+
+def test_pbt_copies_a_sac_members_whole_state_replay_buffer_included():
+    from jaxmeta.learners import SAC
+
+    env, env_params = make("Pendulum-v1")
+    sac = SAC(
+        env,
+        num_envs=1,
+        num_steps=16,
+        buffer_capacity=64,
+        batch_size=8,
+        learning_starts=0,
+        hidden=(8,),
+    )
+    space = SearchSpace(sac.default_hparams(), learning_rate=LogUniform(1e-4, 1e-2))
+    learner = PBTLearner(sac, PBT(space, 2, quantile=0.5), interval=2)
+    state, metrics = single_train(
+        learner, jax.random.key(0), sac.default_hparams(), env_params, 2
+    )
+    assert float(metrics["pbt/copies"][-1]) == 1.0
+    members = state.members
+    # Both slots now hold the winner's state: same params and same buffer.
+    for leaf in jax.tree_util.tree_leaves((members.params, members.buffer)):
+        np.testing.assert_array_equal(leaf[0], leaf[1])
