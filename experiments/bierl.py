@@ -3,7 +3,7 @@ NSR-ES, ESAC, PBT over sigma and the learning rate, PPO, SAC and TRPO, at
 equal env steps per run, several seeds, on the run layer (resumable,
 progress, TensorBoard).
 
-    python experiments/bierl.py            # --quick: the CPU mode (< 30 min here)
+    python experiments/bierl.py            # --quick: the CPU mode, one run per env
     python experiments/bierl.py --full     # the accelerator mode (brax locomotion)
     jaxmeta run bierl / jaxmeta run bierl-full   # the same
     jaxmeta run bierl --set seeds=10 --set budget=500000   # any field
@@ -151,10 +151,26 @@ def full() -> dict:
     }
 
 
+def quick_per_env(args: list[str]) -> int:
+    """The CPU mode as one run per env, each in its own process: with every
+    env in one process, XLA's CPU backend ran out of memory maps (LLVM
+    "Cannot allocate memory", then a crash) while loading the ~35 compiled
+    programs of the second chunk on this 2-core machine."""
+    import subprocess
+
+    for env in quick()["envs"]:
+        command = [sys.executable, "-m", "jaxmeta.cli", "run", "bierl"]
+        command += ["--set", f'envs=["{env}"]', *args]
+        code = subprocess.call(command)
+        if code:
+            return code
+    return 0
+
+
 if __name__ == "__main__":
     from jaxmeta.cli import main
 
     args = sys.argv[1:]
-    name = "bierl-full" if "--full" in args else "bierl"
+    full = "--full" in args
     args = [a for a in args if a not in ("--full", "--quick")]
-    sys.exit(main(["run", name, *args]))
+    sys.exit(main(["run", "bierl-full", *args]) if full else quick_per_env(args))

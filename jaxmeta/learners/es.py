@@ -263,12 +263,19 @@ class ES:
             return total, length, env_state, moments, finite, record_ys
         return total, length, env_state, moments, finite
 
-    def evaluate(self, key, flat_params, unravel, carry, env_params, record=False):
+    def evaluate(
+        self, key, flat_params, unravel, carry, env_params, record=False, center=None
+    ):
         """Episodes of a batch of flat parameter vectors `[n, P]` (pairs i and
-        i + n/2 share a key). Returns what `episode` returns, batched."""
+        i + n/2 share a key). Returns what `episode` returns, batched. With
+        `center = (key, flat [P])` that episode is played as row n of the same
+        batch: one scan instead of a second, unbatched one."""
         n = flat_params.shape[0]
         keys = jax.random.split(key, n // 2)
         keys = jnp.concatenate([keys, keys])
+        if center is not None:
+            keys = jnp.concatenate([keys, center[0][None]])
+            flat_params = jnp.concatenate([flat_params, center[1][None]])
 
         def one(key, flat):
             return self.episode(key, unravel(flat), carry, env_params, record)
@@ -296,11 +303,19 @@ class ES:
         flat, unravel = ravel_pytree(state.params)
         eps = antithetic_noise(key_noise, self.population_size // 2, flat.size)
         population = flat + hparams.sigma * eps
-        returns, lengths, finals, moments, finite, *recorded = self.evaluate(
-            key_eval, population, unravel, state.env, env_params, record
+        batch = self.evaluate(
+            key_eval,
+            population,
+            unravel,
+            state.env,
+            env_params,
+            record,
+            center=(key_center, flat),
         )
-        center, center_length, center_final, _, center_finite = self.episode(
-            key_center, state.params, state.env, env_params
+        members = jax.tree_util.tree_map(lambda x: x[:-1], batch)
+        returns, lengths, finals, moments, finite, *recorded = members
+        center, center_length, center_final, _, center_finite = jax.tree_util.tree_map(
+            lambda x: x[-1], batch[:5]
         )
         shaped, extra = self.fitness(state, hparams, returns, finals)
         grad = shaped @ eps / (self.population_size * hparams.sigma)
