@@ -27,3 +27,12 @@ import pytest  # noqa: E402
 @pytest.fixture
 def key():
     return jax.random.key(0)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Drop each module's compiled programs when it ends: a pytest worker runs
+    many modules, and the executables it keeps loaded each map memory; the
+    sum once exceeded the kernel's map limit (a segfault mid-compile)."""
+    yield
+    jax.clear_caches()
