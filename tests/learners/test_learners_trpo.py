@@ -93,7 +93,7 @@ def test_trpo_learns_continuous_cartpole():
     env, env_params = make("CartPoleContinuous-v1")
     learner = TRPO(env, num_envs=8, num_steps=256, hidden=(32,))
     hparams = hparams_with(learner.default_hparams(), max_kl=0.02, gae_lambda=0.95)
-    state, _ = single_train(learner, jax.random.key(0), hparams, env_params, 60)
+    state, _ = single_train(learner, jax.random.key(0), hparams, env_params, 100)
     returns, _ = jax.jit(evaluate, static_argnums=(0, 4, 5, 6))(
         learner, jax.random.key(1), state, env_params, 16, 500, True
     )

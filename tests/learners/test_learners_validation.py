@@ -21,8 +21,8 @@ def test_unknown_env_name():
 
 
 def test_unknown_learner(cartpole):
-    with pytest.raises(ValueError, match="unknown learner 'sac'.*ppo"):
-        make_learner("sac", cartpole[0])
+    with pytest.raises(ValueError, match="unknown learner 'dqn_x'.*ppo"):
+        make_learner("dqn_x", cartpole[0])
 
 
 @pytest.mark.parametrize(
