@@ -43,6 +43,34 @@ def replay_init(capacity: int, obs_dim: int, action_dim: int) -> ReplayBuffer:
     )
 
 
+def _check_fits(buffer: ReplayBuffer, num: int) -> None:
+    if num > buffer.capacity:
+        raise ValueError(
+            f"cannot add {num} transitions to a replay buffer of capacity "
+            f"{buffer.capacity}"
+        )
+
+
+def _write(buffer, slots, added, transitions, **scatter) -> ReplayBuffer:
+    """Scatter `transitions` (obs, action, reward, next_obs, terminated) to
+    `slots` ([N]) and advance the ring by `added`; `scatter`: `.at[].set`
+    options."""
+    obs, action, reward, next_obs, terminated = transitions
+
+    def put(field, values):
+        return field.at[slots].set(values.astype(field.dtype), **scatter)
+
+    return buffer.replace(
+        obs=put(buffer.obs, obs),
+        action=put(buffer.action, action),
+        reward=put(buffer.reward, reward),
+        next_obs=put(buffer.next_obs, next_obs),
+        terminated=put(buffer.terminated, terminated),
+        position=(buffer.position + added) % buffer.capacity,
+        size=jnp.minimum(buffer.size + added, buffer.capacity),
+    )
+
+
 def replay_add(
     buffer: ReplayBuffer, obs, action, reward, next_obs, terminated
 ) -> ReplayBuffer:
@@ -52,25 +80,11 @@ def replay_add(
     obs, next_obs: [N, obs_dim]; action: [N, action_dim]; reward, terminated:
     [N]. N must not exceed the capacity (checked on the static shapes).
     """
-    num, capacity = obs.shape[0], buffer.capacity
-    if num > capacity:
-        raise ValueError(
-            f"cannot add {num} transitions to a replay buffer of capacity {capacity}"
-        )
-    slots = (buffer.position + jnp.arange(num, dtype=jnp.int32)) % capacity
-
-    def put(field, values):
-        return field.at[slots].set(values.astype(field.dtype), unique_indices=True)
-
-    return buffer.replace(
-        obs=put(buffer.obs, obs),
-        action=put(buffer.action, action),
-        reward=put(buffer.reward, reward),
-        next_obs=put(buffer.next_obs, next_obs),
-        terminated=put(buffer.terminated, terminated),
-        position=(buffer.position + num) % capacity,
-        size=jnp.minimum(buffer.size + num, capacity),
-    )
+    num = obs.shape[0]
+    _check_fits(buffer, num)
+    slots = (buffer.position + jnp.arange(num, dtype=jnp.int32)) % buffer.capacity
+    transitions = (obs, action, reward, next_obs, terminated)
+    return _write(buffer, slots, num, transitions, unique_indices=True)
 
 
 def replay_add_masked(
@@ -79,29 +93,16 @@ def replay_add_masked(
     """`replay_add` of only the transitions with `valid` ([N] bool), in order,
     packed at the ring position; the others are dropped (e.g. the steps of an
     ES episode after it ended). Shapes as `replay_add`."""
-    num, capacity = obs.shape[0], buffer.capacity
-    if num > capacity:
-        raise ValueError(
-            f"cannot add {num} transitions to a replay buffer of capacity {capacity}"
-        )
+    _check_fits(buffer, obs.shape[0])
     valid = valid.astype(bool)
     order = jnp.cumsum(valid, dtype=jnp.int32) - 1
     # Invalid rows target slot `capacity`, out of range, which mode="drop" skips.
-    slots = jnp.where(valid, (buffer.position + order) % capacity, capacity)
-    added = jnp.sum(valid, dtype=jnp.int32)
-
-    def put(field, values):
-        return field.at[slots].set(values.astype(field.dtype), mode="drop")
-
-    return buffer.replace(
-        obs=put(buffer.obs, obs),
-        action=put(buffer.action, action),
-        reward=put(buffer.reward, reward),
-        next_obs=put(buffer.next_obs, next_obs),
-        terminated=put(buffer.terminated, terminated),
-        position=(buffer.position + added) % capacity,
-        size=jnp.minimum(buffer.size + added, capacity),
+    slots = jnp.where(
+        valid, (buffer.position + order) % buffer.capacity, buffer.capacity
     )
+    added = jnp.sum(valid, dtype=jnp.int32)
+    transitions = (obs, action, reward, next_obs, terminated)
+    return _write(buffer, slots, added, transitions, mode="drop")
 
 
 def replay_sample(key, buffer: ReplayBuffer, batch_size: int) -> dict:
