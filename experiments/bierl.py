@@ -27,8 +27,11 @@ def methods(
     meta_every: int,
     warm_updates: int,
     ppo_envs: int,
+    sac_collect: tuple[int, int, int],
 ) -> list[dict]:
-    """The method specs of the comparison (see jaxmeta/run/methods.py)."""
+    """The method specs of the comparison (see jaxmeta/run/methods.py).
+    sac_collect: SAC's (num_envs, num_steps, gradient_steps) per update."""
+    sac_envs, sac_steps, sac_gradient_steps = sac_collect
     es_config = {"population_size": population, "max_episode_steps": steps}
     specs = [
         {
@@ -96,9 +99,9 @@ def methods(
             "name": "sac",
             "learner": "sac",
             "learner_config": {
-                "num_envs": 4,
-                "num_steps": 1,
-                "gradient_steps": 1,
+                "num_envs": sac_envs,
+                "num_steps": sac_steps,
+                "gradient_steps": sac_gradient_steps,
                 "batch_size": 128,
                 "hidden": [64, 64],
             },
@@ -122,13 +125,16 @@ def quick() -> dict:
     return {
         "name": "bierl",
         "envs": ["LunarLanderContinuous-v3", "Pendulum-v1", "brax-inverted_pendulum"],
-        "methods": methods(QUICK_POPULATION, 200, 8, 5, 10, 8),
+        # SAC collects 64 steps per update and takes 4 gradient steps (one
+        # per 16 env steps): at one per 4 env steps SAC alone took 28 min.
+        "methods": methods(QUICK_POPULATION, 200, 8, 5, 10, 8, (16, 4, 4)),
         "env_config": {"brax-inverted_pendulum": {"max_steps_in_episode": 200}},
         "seeds": 5,
-        # 2 BiERL updates per chunk: 5 x 17 x 200 inner + 8 x 11 x 200 meta
-        # steps each (34,600), so every method gets about the same 350k.
-        "budget": 350_000,
-        "chunks": 5,
+        # 1 BiERL update per chunk: 5 x 17 x 200 inner + 8 x 11 x 200 meta
+        # steps (34,600 of 35,000), so every method gets about the same
+        # 140k; sized so the three envs fit 30 minutes here.
+        "budget": 140_000,
+        "chunks": 4,
         "eval_episodes": 8,
         "eval_max_steps": 1000,
         "seed": 0,
@@ -141,7 +147,7 @@ def full() -> dict:
     return {
         "name": "bierl-full",
         "envs": ["brax-halfcheetah", "brax-ant", "brax-hopper", "brax-walker2d"],
-        "methods": methods(200, 1000, 200, 10, 100, 64),
+        "methods": methods(200, 1000, 200, 10, 100, 64, (64, 1, 16)),
         "seeds": 5,
         "budget": 20_000_000,
         "chunks": 20,

@@ -12,6 +12,7 @@ from jaxmeta.control.schedules import (
     CosineSchedule,
     LinearSchedule,
     StepSchedule,
+    UniformRandom,
 )
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "CosineSchedule",
     "LinearSchedule",
     "StepSchedule",
+    "UniformRandom",
     "make_controller",
     "registered_names",
 ]

@@ -19,7 +19,11 @@ Signals. `signals[name]` is the latest finite value of every metric the
 learner reports (an update in which no episode ended reports
 `episode_return` NaN; the signal keeps the last finite one; 0 before any),
 `signals["fresh/<name>"]` is 1 where this update's value was finite, and
-`signals["update"]` is the index of the update about to run.
+`signals["update"]` is the index of the update about to run. A learner
+whose state already holds measurements before its first update (EpisodicTRPO:
+J_0 and the metafeatures of its first batch) exposes them as
+`initial_metrics(state) -> dict` (a subset of its update metrics); they seed
+the signals instead of zeros.
 """
 
 import dataclasses
@@ -92,9 +96,9 @@ def empty_signals(learner, hparams, env_params) -> dict:
 
 
 def next_signals(signals: dict, metrics: Metrics, update_count) -> dict:
-    """Fold one update's metrics into the signals: finite values replace,
-    NaN/inf keep the previous value."""
-    out = {}
+    """Fold one update's metrics (all of them, or a subset) into the
+    signals: finite values replace, NaN/inf keep the previous value."""
+    out = dict(signals)
     for name, value in metrics.items():
         value = jnp.asarray(value, jnp.float32)
         finite = jnp.isfinite(value)
@@ -143,6 +147,9 @@ class Controlled:
         key_ctrl = jax.random.fold_in(key, CONTROL_KEY)
         ctrl = self.controller.init(key_ctrl, hparams.ctrl, hparams.learner)
         signals = empty_signals(self.learner, hparams.learner, env_params)
+        initial = getattr(self.learner, "initial_metrics", None)
+        if initial is not None:
+            signals = next_signals(signals, initial(learner_state), 0)
         return ControlledState(learner_state, ctrl, signals)
 
     def update(

@@ -55,45 +55,63 @@ def _log_unit_ball(d: int) -> float:
     return 0.5 * d * math.log(math.pi) - math.lgamma(0.5 * d + 1)
 
 
-def _kth_distance(x, y, k: int, exclude_self: bool):
-    """[n] distance from each x to its k-th nearest y."""
+def _kth_distance(x, y, k: int, exclude_self: bool, y_valid=None):
+    """[n] distance from each x to its k-th nearest valid y."""
     sq = jnp.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=-1)
     if exclude_self:
         sq = sq + jnp.diag(jnp.full(x.shape[0], jnp.inf))
+    if y_valid is not None:
+        sq = jnp.where(y_valid[None, :], sq, jnp.inf)
     nearest = -jax.lax.top_k(-sq, k)[0]  # ascending
     return jnp.sqrt(jnp.maximum(nearest[:, k - 1], 0.0))
 
 
-def entropy(x, k: int = 5):
-    """Kozachenko-Leonenko entropy (nats) of samples x [n, d]."""
-    n, d = x.shape
-    rho = _kth_distance(x, x, k, True)
+def _valid_mean(values, valid):
+    if valid is None:
+        return jnp.mean(values)
+    return jnp.sum(jnp.where(valid, values, 0.0)) / jnp.maximum(valid.sum(), 1)
+
+
+def _count(x, valid):
+    if valid is None:
+        return jnp.float32(x.shape[0])
+    return valid.sum().astype(jnp.float32)
+
+
+def entropy(x, k: int = 5, valid=None):
+    """Kozachenko-Leonenko entropy (nats) of samples x [n, d]; valid: [n]
+    bool or None (rows marked False are ignored; needs > k valid rows)."""
+    d = x.shape[1]
+    rho = _kth_distance(x, x, k, True, valid)
     return (
-        digamma(jnp.float32(n))
+        digamma(_count(x, valid))
         - digamma(jnp.float32(k))
         + _log_unit_ball(d)
-        + d * jnp.mean(jnp.log(rho + EPS))
+        + d * _valid_mean(jnp.log(rho + EPS), valid)
     )
 
 
-def kl_divergence(x, y, k: int = 5):
-    """kNN estimate of KL(p || q) from x [n, d] ~ p and y [m, d] ~ q."""
-    n, d = x.shape
-    m = y.shape[0]
-    rho = _kth_distance(x, x, k, True)
-    nu = _kth_distance(x, y, k, False)
-    return d * jnp.mean(jnp.log(nu + EPS) - jnp.log(rho + EPS)) + math.log(m / (n - 1))
+def kl_divergence(x, y, k: int = 5, valid_x=None, valid_y=None):
+    """kNN estimate of KL(p || q) from x [n, d] ~ p and y [m, d] ~ q;
+    valid_x [n], valid_y [m]: bool masks or None."""
+    d = x.shape[1]
+    n, m = _count(x, valid_x), _count(y, valid_y)
+    rho = _kth_distance(x, x, k, True, valid_x)
+    nu = _kth_distance(x, y, k, False, valid_y)
+    log_ratio = jnp.log(nu + EPS) - jnp.log(rho + EPS)
+    return d * _valid_mean(log_ratio, valid_x) + jnp.log(m / (n - 1))
 
 
-def cross_entropy(x, y, k: int = 5):
+def cross_entropy(x, y, k: int = 5, valid_x=None, valid_y=None):
     """kNN estimate of C(p, q) = -E_p log q = H(p) + KL(p || q)."""
-    return entropy(x, k) + kl_divergence(x, y, k)
+    return entropy(x, k, valid_x) + kl_divergence(x, y, k, valid_x, valid_y)
 
 
-def _six(now, before, k):
+def _six(now, before, k, valid_now, valid_before):
     """(H_t, H_prev, C(t,prev), C(prev,t), KL(t||prev), KL(prev||t))."""
-    h_now, h_before = entropy(now, k), entropy(before, k)
-    kl_now, kl_before = kl_divergence(now, before, k), kl_divergence(before, now, k)
+    h_now, h_before = entropy(now, k, valid_now), entropy(before, k, valid_before)
+    kl_now = kl_divergence(now, before, k, valid_now, valid_before)
+    kl_before = kl_divergence(before, now, k, valid_before, valid_now)
     return jnp.stack(
         [h_now, h_before, h_now + kl_now, h_before + kl_before, kl_now, kl_before]
     )
@@ -101,13 +119,24 @@ def _six(now, before, k):
 
 def subsample(key, batch: dict, points: int) -> dict:
     """`points` transitions drawn without replacement from a batch of
-    {"obs", "action", "next_obs": [M, ...]} (flattened to 2-D)."""
+    {"obs", "action", "next_obs": [M, ...]} (flattened to 2-D), with an
+    optional "valid" [M] bool: valid rows are drawn first (a Gumbel top-k),
+    and the result's "valid" [points] marks which drawn rows are real."""
     size = batch["obs"].shape[0]
-    index = jax.random.permutation(key, size)[:points]
-    return {
+    valid = batch.get("valid")
+    if valid is None:
+        index = jax.random.permutation(key, size)[:points]
+        chosen = jnp.ones(points, bool)
+    else:
+        priority = jax.random.gumbel(key, (size,)) + jnp.where(valid, 0.0, -1e9)
+        index = jax.lax.top_k(priority, points)[1]
+        chosen = valid[index]
+    out = {
         k: batch[k].reshape(size, -1)[index].astype(jnp.float32)
         for k in ("obs", "action", "next_obs")
     }
+    out["valid"] = chosen
+    return out
 
 
 def metafeatures(
@@ -122,8 +151,9 @@ def metafeatures(
     """The 22 metafeatures (`NAMES`) of one meta-step.
 
     batch_t, batch_prev: transitions of steps t and t-1, {"obs": [M, ds],
-    "action": [M, da], "next_obs": [M, ds]} with M >= points; returns_t,
-    returns_prev: [N] episode returns. Returns [22] float32.
+    "action": [M, da], "next_obs": [M, ds]} with M >= points and optionally
+    "valid": [M] bool (padding rows False; at least k + 1 valid rows);
+    returns_t, returns_prev: [N] episode returns. Returns [22] float32.
     """
     check_k(k, min(points, batch_t["obs"].shape[0], batch_prev["obs"].shape[0]))
     key_t, key_prev = jax.random.split(key)
@@ -135,12 +165,16 @@ def metafeatures(
     def joint(b, parts):
         return jnp.concatenate([b[p] for p in parts], axis=-1)
 
-    s = _six(now["obs"], before["obs"], k)
-    sa = _six(joint(now, ("obs", "action")), joint(before, ("obs", "action")), k)
+    masks = (now["valid"], before["valid"])
+    s = _six(now["obs"], before["obs"], k, *masks)
+    sa = _six(
+        joint(now, ("obs", "action")), joint(before, ("obs", "action")), k, *masks
+    )
     sas = _six(
         joint(now, ("obs", "action", "next_obs")),
         joint(before, ("obs", "action", "next_obs")),
         k,
+        *masks,
     )
     moments = jnp.stack(
         [

@@ -13,6 +13,8 @@ _LAZY: dict[str, str] = {
     "linear": "jaxmeta.control.schedules:LinearSchedule",
     "cosine": "jaxmeta.control.schedules:CosineSchedule",
     "step": "jaxmeta.control.schedules:StepSchedule",
+    "random": "jaxmeta.control.schedules:UniformRandom",
+    "fqi": "jaxmeta.control.fqi:FQIController",
     "bierl": "jaxmeta.control.lstm:BiERLController",
     "bierl-mlp": "jaxmeta.control.lstm:MLPController",
 }

@@ -10,6 +10,7 @@ of schedules (or a search over their ends) is one program:
 | `LinearSchedule(f, T)`   | start + (end - start) * min(t / T, 1)           |
 | `CosineSchedule(f, T)`   | end + (start - end) * (1 + cos(pi min(t/T, 1))) / 2 |
 | `StepSchedule(f, k)`     | start * factor ** floor(t / k)                  |
+| `UniformRandom(f, a, b)` | a fresh draw from U[low, high] (seed 002's random KL) |
 
 Default params: start = the base value of the field; end = `end_fraction` x
 start (linear, cosine); factor = `factor` (step).
@@ -18,6 +19,7 @@ start (linear, cosine); factor = `factor` (step).
 import dataclasses
 import math
 
+import jax
 import jax.numpy as jnp
 from flax import struct
 
@@ -61,18 +63,21 @@ class Constant:
         return ctrl_state.base, ctrl_state
 
 
+def check_scalar_field(hparams, field: str, what: str = "schedule") -> None:
+    """`field` names a scalar field of the learner's hparams."""
+    names = [f.name for f in dataclasses.fields(hparams)]
+    if field not in names:
+        raise unknown_name(f"{type(hparams).__name__} field ({what})", field, names)
+    if jnp.shape(getattr(hparams, field)) != ():
+        raise ValueError(f"{what} field {field!r} must be a scalar hparam")
+
+
 @dataclasses.dataclass(frozen=True)
 class _FieldSchedule:
     field: str
 
     def check(self, hparams) -> None:
-        names = [f.name for f in dataclasses.fields(hparams)]
-        if self.field not in names:
-            raise unknown_name(
-                f"{type(hparams).__name__} field (schedule)", self.field, names
-            )
-        if jnp.shape(getattr(hparams, self.field)) != ():
-            raise ValueError(f"schedule field {self.field!r} must be a scalar hparam")
+        check_scalar_field(hparams, self.field)
 
     def init(self, key, ctrl_params, hparams) -> ScheduleState:
         return ScheduleState(hparams)
@@ -135,3 +140,36 @@ class StepSchedule(_FieldSchedule):
 
     def value(self, params: StepParams, t):
         return params.start * params.factor ** jnp.floor(t / self.every)
+
+
+@struct.dataclass
+class UniformParams:
+    low: jnp.ndarray  # []
+    high: jnp.ndarray  # []
+
+
+@dataclasses.dataclass(frozen=True)
+class UniformRandom(_FieldSchedule):
+    """`field` drawn from U[low, high] afresh every update (the random-KL
+    training runs of seeds/002 that the meta-dataset is made of)."""
+
+    low: float = 0.001
+    high: float = 0.05
+
+    def __post_init__(self):
+        _check_positive("low", float(self.low), float)
+        if not self.high > self.low:
+            raise ValueError(
+                f"high must exceed low, got low={self.low!r}, high={self.high!r}"
+            )
+
+    def default_params(self, hparams) -> UniformParams:
+        return UniformParams(jnp.float32(self.low), jnp.float32(self.high))
+
+    def act(self, key, ctrl_state, ctrl_params: UniformParams, signals):
+        value = jax.random.uniform(
+            key, (), minval=ctrl_params.low, maxval=ctrl_params.high
+        )
+        base = ctrl_state.base
+        dtype = jnp.asarray(getattr(base, self.field)).dtype
+        return base.replace(**{self.field: value.astype(dtype)}), ctrl_state

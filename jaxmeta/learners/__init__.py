@@ -9,6 +9,7 @@ from jaxmeta.learners.registry import LEARNERS, make_learner
 from jaxmeta.learners.reinforce import Reinforce, ReinforceHParams
 from jaxmeta.learners.sac import SAC, SACHParams
 from jaxmeta.learners.trpo import TRPO, TRPOHParams
+from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 
 __all__ = [
     "ES",
@@ -24,6 +25,7 @@ __all__ = [
     "ReinforceHParams",
     "SAC",
     "SACHParams",
+    "EpisodicTRPO",
     "TRPO",
     "TRPOHParams",
     "hparams_with",

@@ -7,6 +7,7 @@ from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.reinforce import Reinforce
 from jaxmeta.learners.sac import SAC
 from jaxmeta.learners.trpo import TRPO
+from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 from jaxmeta.validation import checked_fields, unknown_name
 
 LEARNERS = {
@@ -17,6 +18,7 @@ LEARNERS = {
     "reinforce": Reinforce,
     "sac": SAC,
     "trpo": TRPO,
+    "trpo_episodic": EpisodicTRPO,
 }
 
 

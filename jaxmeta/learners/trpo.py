@@ -51,6 +51,12 @@ class TRPOHParams:
     vf_learning_rate: jax.Array = 1e-3
 
 
+def weighted_mean(values, weight):
+    """sum(weight * values) / sum(weight) over all entries (weight: same shape,
+    0 for padding)."""
+    return jnp.sum(weight * values) / jnp.maximum(jnp.sum(weight), 1e-8)
+
+
 def conjugate_gradient(matvec, b, iterations: int):
     """Solve A x = b for symmetric positive-definite A given as `matvec`,
     `iterations` CG steps from x = 0 (frozen once the residual vanishes).
@@ -136,7 +142,10 @@ class TRPO(OnPolicyLearner):
             opt_state=self._critic_optimizer(hparams).init(state.params["critic"])
         )
 
-    def _batch(self, state, traj, env, hparams):
+    def _batch(self, state, traj, env, hparams, valid=None):
+        """The flattened update batch of a trajectory [T, N]: obs, action,
+        log_prob, advantage, target and weight [T*N] (valid: [T, N], 1 where a
+        step counts, 0 for padding; all ones by default)."""
         critic, params = self._critic(), state.params
         last_value = critic.apply(
             params["critic"], policy_input(env, env.obs, self.normalize_obs)
@@ -153,10 +162,16 @@ class TRPO(OnPolicyLearner):
             hparams.gamma,
             hparams.gae_lambda,
         )
+        weight = (
+            jnp.ones_like(rewards) if valid is None else valid.astype(rewards.dtype)
+        )
         if self.normalize_advantages:
-            advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
+            mean = weighted_mean(advantage, weight)
+            std = jnp.sqrt(weighted_mean((advantage - mean) ** 2, weight))
+            advantage = (advantage - mean) / (std + 1e-8)
         flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
         return {
+            "weight": flat(weight),
             "obs": flat(traj.obs),
             "action": flat(traj.action),
             "log_prob": flat(traj.log_prob),
@@ -177,10 +192,12 @@ class TRPO(OnPolicyLearner):
 
         def surrogate(x):
             logp = head.log_prob(actor.apply(unravel(x), batch["obs"]), batch["action"])
-            return jnp.mean(jnp.exp(logp - batch["log_prob"]) * batch["advantage"])
+            ratio = jnp.exp(logp - batch["log_prob"])
+            return weighted_mean(ratio * batch["advantage"], batch["weight"])
 
         def mean_kl(x):
-            return jnp.mean(head.kl(old_out, actor.apply(unravel(x), batch["obs"])))
+            kl = head.kl(old_out, actor.apply(unravel(x), batch["obs"]))
+            return weighted_mean(kl, batch["weight"])
 
         grad = jax.grad(surrogate)(flat)
         kl_grad = jax.grad(mean_kl)
@@ -219,13 +236,18 @@ class TRPO(OnPolicyLearner):
         """
         env, traj, stats = self._rollout(key, state, env_params, True)
         batch = self._batch(state, traj, env, hparams)
+        params, opt_state, losses = self.step_on_batch(state, batch, hparams)
+        return self._finish_update(state, params, opt_state, env, stats, losses)
+
+    def step_on_batch(self, state, batch: dict, hparams: TRPOHParams):
+        """The policy step and the critic fit on one batch (from `_batch`).
+        Returns `(params, critic_opt_state, losses)`."""
         actor_params, info = self.policy_step(state.params["actor"], batch, hparams)
         critic, tx = self._critic(), self._critic_optimizer(hparams)
 
         def value_loss(params):
-            return 0.5 * jnp.mean(
-                (critic.apply(params, batch["obs"]) - batch["target"]) ** 2
-            )
+            error = critic.apply(params, batch["obs"]) - batch["target"]
+            return 0.5 * weighted_mean(error**2, batch["weight"])
 
         def critic_step(carry, _):
             params, opt_state = carry
@@ -236,9 +258,11 @@ class TRPO(OnPolicyLearner):
         (critic_params, opt_state), losses = jax.lax.scan(
             critic_step, (state.params["critic"], state.opt_state), None, self.vf_iters
         )
-        entropy = self.head.entropy(
-            self._actor().apply(actor_params, batch["obs"])
-        ).mean()
+        entropy = self.head.entropy(self._actor().apply(actor_params, batch["obs"]))
         params = {"actor": actor_params, "critic": critic_params}
-        losses = {**info, "value_loss": losses[-1], "entropy": entropy}
-        return self._finish_update(state, params, opt_state, env, stats, losses)
+        losses = {
+            **info,
+            "value_loss": losses[-1],
+            "entropy": weighted_mean(entropy, batch["weight"]),
+        }
+        return params, opt_state, losses

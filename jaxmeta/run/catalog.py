@@ -63,11 +63,24 @@ def _compare_config():
     return CompareConfig
 
 
+def _trust_region_experiment(config):
+    from jaxmeta.run.trust_region import TrustRegionExperiment
+
+    return TrustRegionExperiment(config)
+
+
+def _trust_region_config():
+    from jaxmeta.run.trust_region import TrustRegionConfig
+
+    return TrustRegionConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
     "pbt": (_LazyConfig(_pbt_config), _pbt_experiment),
     "compare": (_LazyConfig(_compare_config), _compare_experiment),
+    "trust-region": (_LazyConfig(_trust_region_config), _trust_region_experiment),
 }
 
 
@@ -162,6 +175,16 @@ EXPERIMENTS = {
         "compare",
         _experiments_file("bierl", "full"),
         "the same on brax locomotion (accelerator mode)",
+    ),
+    "trust-region": (
+        "trust-region",
+        _experiments_file("trust_region", "quick"),
+        "meta-KL (FQI) vs fixed and random KL for xTRPO, seeds/002 (CPU mode)",
+    ),
+    "trust-region-full": (
+        "trust-region",
+        _experiments_file("trust_region", "full"),
+        "the same at the seed's sizes (accelerator mode)",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (

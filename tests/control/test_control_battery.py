@@ -19,6 +19,11 @@ TINY = {
     "linear": dict(field="learning_rate", horizon=4),
     "cosine": dict(field="learning_rate", horizon=4),
     "step": dict(field="clip_eps", every=2, factor=0.5),
+    "random": dict(field="clip_eps", low=0.1, high=0.3),
+    # Untrained (Q = 0) on PPO: it reads the last return, sets clip_eps.
+    "fqi": dict(
+        field="clip_eps", grid=[0.1, 0.2], inputs=["episode_return"], num_trees=2
+    ),
     # BiERL's controller on PPO: it reads the last returns, sets the rate.
     "bierl": dict(
         num_features=1,

@@ -46,6 +46,16 @@ TINY = {
         line_search_steps=3,
         vf_iters=2,
     ),
+    "trpo_episodic": dict(
+        num_envs=6,
+        num_steps=16,
+        hidden=(16, 16),
+        critic_hidden=(16,),
+        cg_iters=3,
+        line_search_steps=3,
+        vf_iters=2,
+        metafeature_points=32,
+    ),
 }
 NUM_UPDATES = 4
 SIZE = 3
@@ -66,6 +76,7 @@ single_train = jax.jit(train, static_argnums=(0, 4))
 # The step-size hparam each population varies (log-spaced), default the rate.
 VARIED = {
     "trpo": ("max_kl", 1e-3, 5e-2),
+    "trpo_episodic": ("max_kl", 1e-3, 5e-2),
     "es": ("sigma", 0.01, 0.1),
     "nsr_es": ("sigma", 0.01, 0.1),
     "esac": ("sigma", 0.01, 0.1),
@@ -83,6 +94,9 @@ SAME_FIRST_ROLLOUT = {
     "es": ("es/center_return", "es/grad_norm"),
     "nsr_es": ("es/center_return", "es/grad_norm"),
     "esac": ("es/center_return", "es/grad_norm"),
+    # Its update steps on the batch B_0 drawn at init and reports J_1 after
+    # the step; B_0's return mean is the "prev" metafeature of update 0.
+    "trpo_episodic": ("meta/return_mean_prev", "train/kl"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.
