@@ -7,6 +7,11 @@ every jax result is blocked on. Also prints held-out R^2 of both.
 
     python benchmarks/extra_trees.py [--num-trees 10] [--max-features 20]
         [--batch 32] [--trees-per-batch N] [--repeats 1]
+    python benchmarks/extra_trees.py --fqi [--psi 0.001]
+
+--fqi is the case FQI refits H times per model (control/fqi.py): a
+meta-dataset of 7,000 tuples x 23 inputs (22 metafeatures and lambda), M = 50,
+K = all, a minimum split psi (a fraction of the samples, 1e-3 to 1e-2).
 """
 
 import argparse
@@ -21,11 +26,11 @@ from jaxmeta.models.extra_trees import ExtraTrees
 NUM_SAMPLES, NUM_FEATURES, NUM_TEST = 15_000, 20, 5_000
 
 
-def smooth_dataset(seed, num_samples):
-    """x: [num_samples, 20] uniform on [-1, 1]; y: smooth function + noise 0.1."""
+def smooth_dataset(seed, num_samples, num_features=NUM_FEATURES):
+    """x: [num_samples, d] uniform on [-1, 1]; y: smooth function + noise 0.1."""
     rng = np.random.default_rng(seed)
-    x = rng.uniform(-1, 1, (num_samples, NUM_FEATURES)).astype(np.float32)
-    y = np.sin(2 * x) @ (1.0 / np.arange(1, NUM_FEATURES + 1)) + x[:, 0] * x[:, 1]
+    x = rng.uniform(-1, 1, (num_samples, num_features)).astype(np.float32)
+    y = np.sin(2 * x) @ (1.0 / np.arange(1, num_features + 1)) + x[:, 0] * x[:, 1]
     return x, (y + 0.1 * rng.standard_normal(num_samples)).astype(np.float32)
 
 
@@ -51,27 +56,38 @@ def main():
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--trees-per-batch", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--fqi", action="store_true")
+    parser.add_argument("--psi", type=float, default=1e-3)
     args = parser.parse_args()
+    num_samples, num_features = NUM_SAMPLES, NUM_FEATURES
+    min_split = args.min_samples_split
+    if args.fqi:
+        num_samples, num_features, min_split = 7_000, 23, args.psi
+        args.num_trees, args.max_features = 50, num_features
+        args.batch, args.repeats = min(args.batch, 4), max(args.repeats, 3)
 
     forest = ExtraTrees(
         num_trees=args.num_trees,
         max_features=args.max_features,
-        min_samples_split=args.min_samples_split,
+        min_samples_split=min_split,
         max_depth=32,
         trees_per_batch=args.trees_per_batch,
     )
-    data = [smooth_dataset(seed, NUM_SAMPLES + NUM_TEST) for seed in range(args.batch)]
-    xs = np.stack([x[:NUM_SAMPLES] for x, _ in data])
-    ys = np.stack([y[:NUM_SAMPLES] for _, y in data])
-    x_tests = np.stack([x[NUM_SAMPLES:] for x, _ in data])
-    y_test = data[0][1][NUM_SAMPLES:]
+    data = [
+        smooth_dataset(seed, num_samples + NUM_TEST, num_features)
+        for seed in range(args.batch)
+    ]
+    xs = np.stack([x[:num_samples] for x, _ in data])
+    ys = np.stack([y[:num_samples] for _, y in data])
+    x_tests = np.stack([x[num_samples:] for x, _ in data])
+    y_test = data[0][1][num_samples:]
     x, y, x_test = xs[0], ys[0], x_tests[0]
 
     def sklearn_model(n_jobs):
         return ExtraTreesRegressor(
             n_estimators=args.num_trees,
             max_features=args.max_features,
-            min_samples_split=args.min_samples_split,
+            min_samples_split=min_split,
             max_depth=32,
             n_jobs=n_jobs,
             random_state=0,
@@ -131,8 +147,8 @@ def main():
                      loop_fit, loop_predict, loop_r2))  # fmt: skip
 
     print(
-        f"extra trees, {NUM_SAMPLES}x{NUM_FEATURES} train / {NUM_TEST} test, "
-        f"M={args.num_trees} K={args.max_features} n_min={args.min_samples_split} "
+        f"extra trees, {num_samples}x{num_features} train / {NUM_TEST} test, "
+        f"M={args.num_trees} K={args.max_features} n_min={min_split} "
         f"max_depth=32, device={jax.devices()[0].platform}"
     )
     print("| implementation | data | fit s | predict s | R2 (dataset 0) |")

@@ -154,7 +154,10 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
     if isinstance(split, float):
         num_valid = jnp.sum(weights > 0, axis=1)
         min_split = jnp.maximum(2.0, jnp.ceil(split * num_valid - 1e-6))
-        slots_per_tree = max(n // 2, 1)
+        # Nodes that may split hold >= n_min >= psi * v of the v valid
+        # samples each, so a level has at most 1 / psi of them (and n / 2):
+        # FQI's psi of 1e-3 to 1e-2 keeps every level's tables small.
+        slots_per_tree = max(min(n // 2, int(1.0 / split) + 1), 1)
     else:
         min_split = jnp.full(num_datasets, split, jnp.float32)
         slots_per_tree = max(n // split, 1)

@@ -13,14 +13,228 @@ n // max(2, n_min) a tree, so no per-level table spans the 2n - 1 nodes of a
 tree. `tree_split.best_splits` draws and scores each slot's K random cuts.
 """
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from jaxmeta.models.tree_split import best_splits
+from jaxmeta.types import Array
 
 # Columns of the int32 frontier table: the node's first position in its tree's
 # block, its number of positions, of valid samples, and its mean (float bits).
 START, SIZE, COUNT, MEAN = range(4)
+
+
+class Level(NamedTuple):
+    """The loop state between levels (P trees, rows = P * n positions)."""
+
+    depth: Array  # [] int32, levels grown
+    order: Array  # [rows] the table row of each position's sample
+    node: Array  # [rows] local node id of each position's sample
+    nodes: Array  # [P * max_nodes, 3] int32: feature, left child, threshold bits
+    frontier: Array  # [rows, 4] nodes made by the last level (START .. MEAN)
+    start: Array  # [P] local id of each tree's first frontier node
+    end: Array  # [P] one past its last node
+
+
+class Layout(NamedTuple):
+    """Static shapes and per-position constants of one growth problem."""
+
+    num_trees: int
+    n: int  # positions per tree
+    max_nodes: int
+    input_dim: int
+    table: Array  # [B * n, width]
+    tree_of_position: Array  # [rows]
+    block_start: Array  # [rows] first position of the position's tree
+    local_position: Array  # [rows] position within its tree's block
+    node_offset: Array  # [P] first row of each tree in `nodes`
+    row_min_split: Array  # [rows] n_min of the position's tree
+
+    @property
+    def rows(self) -> int:
+        return self.num_trees * self.n
+
+    @property
+    def weight_column(self) -> int:
+        return self.input_dim + 1
+
+
+class Slots(NamedTuple):
+    """The compact table of a level's splittable nodes (S = P * bound)."""
+
+    compact: Array  # [rows] slot of each frontier entry (S = cannot split)
+    source: Array  # [S] flat frontier index of each slot
+    live: Array  # [S] bool: the slot holds a node
+    frontier: Array  # [S, 4] the slot's frontier row
+    mean: Array  # [S] float32 node mean
+    tree: Array  # [S] tree of each slot
+    size: int  # S
+
+
+def _slots(layout: Layout, frontier, per_tree: int) -> Slots:
+    """Compact slots for the frontier nodes with at least n_min samples."""
+    num_trees, n = layout.num_trees, layout.n
+    size = num_trees * per_tree
+    tree = jnp.repeat(jnp.arange(num_trees), per_tree)
+    slot_in_tree = jnp.tile(jnp.arange(per_tree), num_trees)
+    may_split = (frontier[:, COUNT] >= layout.row_min_split).reshape(num_trees, n)
+    may_split_int = may_split.astype(jnp.int32)
+    compact = jnp.cumsum(may_split_int, axis=1) - may_split_int
+    compact = jnp.where(
+        may_split, compact + per_tree * jnp.arange(num_trees)[:, None], size
+    ).reshape(-1)
+    source = (
+        jnp.zeros(size, jnp.int32).at[compact].set(jnp.arange(layout.rows), mode="drop")
+    )
+    live = slot_in_tree < jnp.sum(may_split_int, axis=1)[tree]
+    slot_frontier = frontier[source]
+    mean = jax.lax.bitcast_convert_type(slot_frontier[:, MEAN], jnp.float32)
+    return Slots(compact, source, live, slot_frontier, mean, tree, size)
+
+
+def _slot_of_positions(layout: Layout, state: Level, slots: Slots):
+    """[rows] slot of each position's node (slots.size if it cannot split),
+    and the same clipped to a valid index."""
+    relative = state.node - state.start[layout.tree_of_position]
+    in_frontier = relative >= 0
+    index = jnp.where(in_frontier, layout.block_start + relative, 0)
+    slot = jnp.where(in_frontier, slots.compact[index], slots.size)
+    return slot, jnp.minimum(slot, slots.size - 1)
+
+
+def _record_splits(layout, state, slots, split, feature, threshold, new_left):
+    """Write (feature, left child, threshold) of every split node."""
+    node_id = state.start[slots.tree] + slots.source - slots.tree * layout.n
+    target = jnp.where(
+        split,
+        layout.node_offset[slots.tree] + node_id,
+        layout.num_trees * layout.max_nodes,
+    )
+    threshold_bits = jax.lax.bitcast_convert_type(threshold, jnp.int32)
+    values = jnp.stack([feature, new_left, threshold_bits], 1)
+    return state.nodes.at[target].set(values, mode="drop")
+
+
+def _partition(layout, state, data, slots, slot, safe_slot, split, feature,
+               threshold, new_left):  # fmt: skip
+    """Stable partition of every split node's positions: left samples first.
+    Returns (order, node) of the next level and in_left [S, 2], the left
+    child's positions and valid samples per slot."""
+    splitting = (slot < slots.size) & split[safe_slot]
+    chosen = jnp.take_along_axis(data, feature[safe_slot][:, None], 1)[:, 0]
+    goes_right = chosen > threshold[safe_slot]
+    left = splitting & ~goes_right
+    left_valid = left & (data[:, layout.weight_column] > 0)
+    before = jnp.cumsum(jnp.stack([left, left_valid], 1).astype(jnp.int32), 0)
+    before = jnp.concatenate([jnp.zeros((1, 2), jnp.int32), before])
+    first = slots.tree * layout.n + slots.frontier[:, START]  # global position
+    in_left = before[first + slots.frontier[:, SIZE]] - before[first]
+    left_rank = before[:-1, 0] - before[first[safe_slot], 0]
+    node_start = slots.frontier[safe_slot, START]
+    new_position = jnp.where(
+        goes_right,
+        layout.local_position + in_left[safe_slot, 0] - left_rank,
+        node_start + left_rank,
+    )
+    new_position = jnp.where(splitting, new_position, layout.local_position)
+    new_node = jnp.where(
+        splitting, new_left[safe_slot] + goes_right.astype(jnp.int32), state.node
+    )
+    moved = (
+        jnp.zeros((layout.rows, 2), jnp.int32)
+        .at[layout.block_start + new_position]
+        .set(jnp.stack([state.order, new_node], 1), unique_indices=True)
+    )
+    return moved[:, 0], moved[:, 1], in_left
+
+
+def _children(layout, slots, split, rank, in_left, sums):
+    """The next frontier: each split node's two children, in creation order."""
+    weight_left, residual_left, weight, residual = sums
+    mean_left = slots.mean + residual_left / jnp.maximum(weight_left, 1e-30)
+    mean_right = slots.mean + (residual - residual_left) / jnp.maximum(
+        weight - weight_left, 1e-30
+    )
+    start, size, count = (slots.frontier[:, c] for c in (START, SIZE, COUNT))
+    left_child = jnp.stack(
+        [start, in_left[:, 0], in_left[:, 1],
+         jax.lax.bitcast_convert_type(mean_left, jnp.int32)], 1,
+    )  # fmt: skip
+    right_child = jnp.stack(
+        [start + in_left[:, 0], size - in_left[:, 0], count - in_left[:, 1],
+         jax.lax.bitcast_convert_type(mean_right, jnp.int32)], 1,
+    )  # fmt: skip
+    child = jnp.where(split, slots.tree * layout.n + 2 * rank, layout.rows)
+    return (
+        jnp.zeros((layout.rows, 4), jnp.int32)
+        .at[jnp.concatenate([child, child + 1])]
+        .set(jnp.concatenate([left_child, right_child]), mode="drop")
+    )
+
+
+def _grow_level(layout, seeds, num_features, per_tree, state: Level) -> Level:
+    """One level: score each splittable node's K cuts, record the splits,
+    partition their samples and make the next frontier."""
+    data = layout.table[state.order]  # [rows, width], in position order
+    slots = _slots(layout, state.frontier, per_tree)
+    slot, safe_slot = _slot_of_positions(layout, state, slots)
+    split, feature, threshold, sums = best_splits(
+        data, slot, safe_slot, slots.mean, slots.live, seeds[:, None, None],
+        state.depth, num_features, per_tree, layout.input_dim,
+    )  # fmt: skip
+    split_int = split.astype(jnp.int32).reshape(layout.num_trees, per_tree)
+    rank = (jnp.cumsum(split_int, axis=1) - split_int).reshape(-1)
+    new_left = state.end[slots.tree] + 2 * rank  # local id of the left child
+    nodes = _record_splits(layout, state, slots, split, feature, threshold, new_left)
+    order, node, in_left = _partition(
+        layout, state, data, slots, slot, safe_slot, split, feature, threshold,
+        new_left,
+    )  # fmt: skip
+    frontier = _children(layout, slots, split, rank, in_left, sums)
+    new_end = state.end + 2 * jnp.sum(split_int, axis=1)
+    return Level(state.depth + 1, order, node, nodes, frontier, state.end, new_end)
+
+
+def _initial_level(layout: Layout, tree_dataset) -> Level:
+    """Every tree's root (all n positions) as the first frontier."""
+    num_trees, n = layout.num_trees, layout.n
+    order = (tree_dataset[:, None] * n + jnp.arange(n)).reshape(-1)
+    data = layout.table[order].reshape(num_trees, n, -1)
+    weights = data[..., layout.weight_column]
+    weighted_y = weights * data[..., layout.input_dim]
+    root_mean = jnp.sum(weighted_y, 1) / jnp.maximum(jnp.sum(weights, 1), 1e-30)
+    root = jnp.stack(
+        [jnp.zeros(num_trees, jnp.int32), jnp.full(num_trees, n, jnp.int32),
+         jnp.sum(weights > 0, 1).astype(jnp.int32),
+         jax.lax.bitcast_convert_type(root_mean, jnp.int32)], 1,
+    )  # fmt: skip
+    frontier = jnp.zeros((num_trees, n, 4), jnp.int32).at[:, 0].set(root)
+    unsplit = jnp.array([-1, 0, 0], jnp.int32)
+    return Level(
+        depth=jnp.int32(0),
+        order=order,
+        node=jnp.zeros(layout.rows, jnp.int32),
+        nodes=jnp.tile(unsplit, (num_trees * layout.max_nodes, 1)),
+        frontier=frontier.reshape(layout.rows, 4),
+        start=jnp.zeros(num_trees, jnp.int32),
+        end=jnp.ones(num_trees, jnp.int32),
+    )
+
+
+def _leaf_values(layout: Layout, state: Level):
+    """[P * max_nodes] weighted mean of each leaf's samples (0 elsewhere)."""
+    data = layout.table[state.order]
+    weight = data[:, layout.weight_column]
+    leaf_weight, leaf_weighted_y = jax.ops.segment_sum(
+        jnp.stack([weight, weight * data[:, layout.input_dim]], 1),
+        layout.node_offset[layout.tree_of_position] + state.node,
+        num_segments=layout.num_trees * layout.max_nodes,
+    ).T
+    return jnp.where(
+        leaf_weight > 0, leaf_weighted_y / jnp.maximum(leaf_weight, 1e-30), 0.0
+    )
 
 
 def grow_trees(
@@ -42,185 +256,40 @@ def grow_trees(
     """
     num_trees = seeds.shape[0]
     _, n, width = table.shape
-    weight_column = input_dim + 1
-    rows = num_trees * n
-    table = table.reshape(-1, width)
-    tree_of_position = jnp.repeat(jnp.arange(num_trees), n)
-    block_start = tree_of_position * n
-    local_position = jnp.tile(jnp.arange(n), num_trees)
-    node_offset = jnp.arange(num_trees) * max_nodes
-    row_min_split = jnp.repeat(min_split, n)
-
-    def level_with(slots_per_tree):
-        """The level body for a static bound on the splittable nodes a tree."""
-        slots = num_trees * slots_per_tree
-        tree_of_slot = jnp.repeat(jnp.arange(num_trees), slots_per_tree)
-        slot_in_tree = jnp.tile(jnp.arange(slots_per_tree), num_trees)
-
-        def level(state):
-            depth, order, node, nodes, frontier, start, end = state
-            data = table[order]  # [rows, width], in position order
-            # Compact slots for the frontier nodes that may split.
-            may_split = (frontier[:, COUNT] >= row_min_split).reshape(num_trees, n)
-            may_split_int = may_split.astype(jnp.int32)
-            compact = jnp.cumsum(may_split_int, axis=1) - may_split_int
-            compact = jnp.where(
-                may_split,
-                compact + slots_per_tree * jnp.arange(num_trees)[:, None],
-                slots,
-            ).reshape(-1)
-            source = (
-                jnp.zeros(slots, jnp.int32)
-                .at[compact]
-                .set(jnp.arange(rows), mode="drop")
-            )  # frontier index (flat) of each slot
-            live = slot_in_tree < jnp.sum(may_split_int, axis=1)[tree_of_slot]
-            slot_frontier = frontier[source]  # [slots, 4]
-            slot_mean = jax.lax.bitcast_convert_type(
-                slot_frontier[:, MEAN], jnp.float32
-            )
-
-            relative = node - start[tree_of_position]
-            in_frontier = relative >= 0
-            slot = jnp.where(
-                in_frontier,
-                compact[jnp.where(in_frontier, block_start + relative, 0)],
-                slots,
-            )
-            safe_slot = jnp.minimum(slot, slots - 1)
-            split, feature, threshold, sums = best_splits(
-                data, slot, safe_slot, slot_mean, live, seeds[:, None, None], depth,
-                num_features, slots_per_tree, input_dim,
-            )  # fmt: skip
-
-            split_int = split.astype(jnp.int32).reshape(num_trees, slots_per_tree)
-            rank = (jnp.cumsum(split_int, axis=1) - split_int).reshape(-1)
-            new_left = end[tree_of_slot] + 2 * rank  # local id of the left child
-            node_id = start[tree_of_slot] + source - tree_of_slot * n
-            nodes = nodes.at[
-                jnp.where(
-                    split, node_offset[tree_of_slot] + node_id, num_trees * max_nodes
-                )
-            ].set(
-                jnp.stack(
-                    [
-                        feature,
-                        new_left,
-                        jax.lax.bitcast_convert_type(threshold, jnp.int32),
-                    ],
-                    1,
-                ),
-                mode="drop",
-            )
-
-            # Stable partition of every split node's range of positions.
-            splitting = (slot < slots) & split[safe_slot]
-            chosen = jnp.take_along_axis(data, feature[safe_slot][:, None], 1)[:, 0]
-            goes_right = chosen > threshold[safe_slot]
-            left = splitting & ~goes_right
-            left_valid = left & (data[:, weight_column] > 0)
-            before = jnp.cumsum(jnp.stack([left, left_valid], 1).astype(jnp.int32), 0)
-            before = jnp.concatenate([jnp.zeros((1, 2), jnp.int32), before])
-            first = tree_of_slot * n + slot_frontier[:, START]  # global position
-            in_left = (
-                before[first + slot_frontier[:, SIZE]] - before[first]
-            )  # [slots, 2]
-            left_rank = before[:-1, 0] - before[first[safe_slot], 0]
-            node_start = slot_frontier[safe_slot, START]
-            new_position = jnp.where(
-                goes_right,
-                local_position + in_left[safe_slot, 0] - left_rank,
-                node_start + left_rank,
-            )
-            new_position = jnp.where(splitting, new_position, local_position)
-            new_node = jnp.where(
-                splitting, new_left[safe_slot] + goes_right.astype(jnp.int32), node
-            )
-            moved = (
-                jnp.zeros((rows, 2), jnp.int32)
-                .at[block_start + new_position]
-                .set(jnp.stack([order, new_node], 1), unique_indices=True)
-            )
-
-            # The children form the next frontier, in the order they were made.
-            weight_left, residual_left, weight, residual = sums
-            mean_left = slot_mean + residual_left / jnp.maximum(weight_left, 1e-30)
-            mean_right = slot_mean + (residual - residual_left) / jnp.maximum(
-                weight - weight_left, 1e-30
-            )
-            left_child = jnp.stack(
-                [slot_frontier[:, START], in_left[:, 0], in_left[:, 1],
-                 jax.lax.bitcast_convert_type(mean_left, jnp.int32)], 1,
-            )  # fmt: skip
-            right_child = jnp.stack(
-                [slot_frontier[:, START] + in_left[:, 0],
-                 slot_frontier[:, SIZE] - in_left[:, 0],
-                 slot_frontier[:, COUNT] - in_left[:, 1],
-                 jax.lax.bitcast_convert_type(mean_right, jnp.int32)], 1,
-            )  # fmt: skip
-            child = jnp.where(split, tree_of_slot * n + 2 * rank, rows)
-            frontier = (
-                jnp.zeros((rows, 4), jnp.int32)
-                .at[jnp.concatenate([child, child + 1])]
-                .set(jnp.concatenate([left_child, right_child]), mode="drop")
-            )
-            new_end = end + 2 * jnp.sum(split_int, axis=1)
-            return depth + 1, moved[:, 0], moved[:, 1], nodes, frontier, end, new_end
-
-        return level
-
-    # Most levels have far fewer splittable nodes than the n // 2 bound; a
-    # smaller table makes them cheaper, and the bound holds for the others.
+    layout = Layout(
+        num_trees=num_trees,
+        n=n,
+        max_nodes=max_nodes,
+        input_dim=input_dim,
+        table=table.reshape(-1, width),
+        tree_of_position=jnp.repeat(jnp.arange(num_trees), n),
+        block_start=jnp.repeat(jnp.arange(num_trees), n) * n,
+        local_position=jnp.tile(jnp.arange(n), num_trees),
+        node_offset=jnp.arange(num_trees) * max_nodes,
+        row_min_split=jnp.repeat(min_split, n),
+    )
+    # Most levels have far fewer splittable nodes than the bound; a smaller
+    # table makes them cheaper, and the bound holds for the others.
     bounds = sorted({max(n // 8, 1), slots_per_tree})
     bounds = [bound for bound in bounds if bound <= slots_per_tree]
-    levels = [level_with(bound) for bound in bounds]
 
-    def level(state):
-        if len(levels) == 1:
-            return levels[0](state)
-        may_split = state[4][:, COUNT] >= row_min_split
+    def level(state: Level) -> Level:
+        def grow(bound):
+            return lambda s: _grow_level(layout, seeds, num_features, bound, s)
+
+        if len(bounds) == 1:
+            return grow(bounds[0])(state)
+        may_split = state.frontier[:, COUNT] >= layout.row_min_split
         most = jnp.max(jnp.sum(may_split.reshape(num_trees, n), axis=1))
         tier = jnp.sum(most > jnp.array(bounds[:-1]))
-        return jax.lax.switch(tier, levels, state)
+        return jax.lax.switch(tier, [grow(b) for b in bounds], state)
 
-    def growing(state):
-        depth, start, end = state[0], state[-2], state[-1]
-        return (depth < max_depth) & jnp.any(end > start)
+    def growing(state: Level):
+        return (state.depth < max_depth) & jnp.any(state.end > state.start)
 
-    order = (tree_dataset[:, None] * n + jnp.arange(n)).reshape(-1)
-    data = table[order].reshape(num_trees, n, width)
-    weights = data[..., weight_column]
-    weighted_y = weights * data[..., input_dim]
-    root_mean = jnp.sum(weighted_y, 1) / jnp.maximum(jnp.sum(weights, 1), 1e-30)
-    root = jnp.stack(
-        [jnp.zeros(num_trees, jnp.int32), jnp.full(num_trees, n, jnp.int32),
-         jnp.sum(weights > 0, 1).astype(jnp.int32),
-         jax.lax.bitcast_convert_type(root_mean, jnp.int32)], 1,
-    )  # fmt: skip
-    frontier = jnp.zeros((num_trees, n, 4), jnp.int32).at[:, 0].set(root)
-    unsplit = jnp.array([-1, 0, 0], jnp.int32)
-    init = (
-        jnp.int32(0),
-        order,
-        jnp.zeros(rows, jnp.int32),
-        jnp.tile(unsplit, (num_trees * max_nodes, 1)),
-        frontier.reshape(rows, 4),
-        jnp.zeros(num_trees, jnp.int32),
-        jnp.ones(num_trees, jnp.int32),
-    )
     # A while loop stops at the deepest leaf; fitting is never differentiated.
-    _, order, node, nodes, *_ = jax.lax.while_loop(growing, level, init)
-    data = table[order]
-    leaf_weight, leaf_weighted_y = jax.ops.segment_sum(
-        jnp.stack(
-            [data[:, weight_column], data[:, weight_column] * data[:, input_dim]], 1
-        ),
-        node_offset[tree_of_position] + node,
-        num_segments=num_trees * max_nodes,
-    ).T
-    value = jnp.where(
-        leaf_weight > 0, leaf_weighted_y / jnp.maximum(leaf_weight, 1e-30), 0.0
-    )
-    nodes = nodes.reshape(num_trees, max_nodes, 3)
+    state = jax.lax.while_loop(growing, level, _initial_level(layout, tree_dataset))
+    value = _leaf_values(layout, state)
+    nodes = state.nodes.reshape(num_trees, max_nodes, 3)
     threshold = jax.lax.bitcast_convert_type(nodes[..., 2], jnp.float32)
     return nodes[..., 0], threshold, nodes[..., 1], value.reshape(num_trees, -1)
