@@ -18,8 +18,8 @@ import dataclasses
 
 import jax.numpy as jnp
 
+from jaxmeta.control.metafeatures import META_NAMES
 from jaxmeta.control.schedules import ScheduleState, check_scalar_field
-from jaxmeta.learners.trpo_episodic import META_NAMES
 from jaxmeta.models.extra_trees import ExtraTrees, ForestParams
 from jaxmeta.models.fqi import FittedQ, FittedQIteration, Transitions, q_values
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmeta.learners.trpo_episodic import META_NAMES
+from jaxmeta.control.metafeatures import META_NAMES
 from jaxmeta.models.fqi import Transitions
 
 

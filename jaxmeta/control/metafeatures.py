@@ -24,6 +24,7 @@ KL(t-1 || t); then the mean and variance of the episode returns at t and t-1:
 the pairwise distances stay [points, points].
 """
 
+import dataclasses
 import math
 
 import jax
@@ -39,6 +40,8 @@ NAMES = tuple(f"{d}/{q}" for d in DISTRIBUTIONS for q in QUANTITIES) + (
     "return_var_prev",
 )
 EPS = 1e-8
+PREFIX = "meta/"
+META_NAMES = tuple(PREFIX + name for name in NAMES)  # as learners report them
 
 
 def check_k(k: int, n: int) -> None:
@@ -187,6 +190,41 @@ def metafeatures(
     return jnp.concatenate([s, sa - s, sas - sa, moments]).astype(jnp.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class MetaFeatures:
+    """The 22 metafeatures as a static, hashable callable that a learner
+    computes every step (`EpisodicTRPO(features=MetaFeatures())`): it reports
+    them as `names` (`meta/<NAME>`). points: transitions subsampled per step
+    (at most the batch's size); k: the kNN order."""
+
+    points: int = 256
+    k: int = 5
+    names = META_NAMES
+
+    def __post_init__(self):
+        if isinstance(self.points, bool) or not isinstance(self.points, int):
+            raise ValueError(f"points must be a positive int, got {self.points!r}")
+        check_k(self.k, self.points)
+
+    def check(self, episodes: int) -> None:
+        """Each step has at least `episodes` valid transitions (one per
+        episode): the estimators need k + 1 of them."""
+        check_k(self.k, min(self.points, episodes))
+
+    def __call__(self, key, batch_t, batch_prev, returns_t, returns_prev):
+        """[22] float32; see `metafeatures`."""
+        size = min(batch_t["obs"].shape[0], batch_prev["obs"].shape[0])
+        return metafeatures(
+            key,
+            batch_t,
+            batch_prev,
+            returns_t,
+            returns_prev,
+            min(self.points, size),
+            self.k,
+        )
+
+
 def gaussian_entropy(cov):
     """Closed form: H(N(mu, cov)) = 0.5 log((2 pi e)^d |cov|)."""
     d = cov.shape[0]
@@ -208,6 +246,8 @@ def gaussian_kl(mean_p, cov_p, mean_q, cov_q):
 
 
 __all__ = [
+    "META_NAMES",
+    "MetaFeatures",
     "NAMES",
     "cross_entropy",
     "entropy",

@@ -1,5 +1,6 @@
-"""TRPO / xTRPO on batches of N whole episodes, with the seed's metafeatures
-(seeds/002): the inner learner of the trust-region meta-MDP.
+"""TRPO / xTRPO on batches of N whole episodes, with per-step features of
+its batches (seeds/002's metafeatures): the inner learner of the
+trust-region meta-MDP.
 
 The meta-MDP's step t is: the N trajectories B_t of the current policy
 pi_t give the metafeatures phi_t (with B_{t-1}); the controller picks the
@@ -17,8 +18,13 @@ and bootstrapped from the critic, as a truncation). At init two batches of
 pi_0 are drawn, so phi_0 compares two independent samples of the same
 policy (its KL terms estimate 0).
 
-Metrics: `episode_return` = J_{t+1} (mean of the N returns), and
-`meta/<name>` for the 22 metafeatures of `control.metafeatures.NAMES`.
+`features` is a static callable `(key, batch_t, batch_prev, returns_t,
+returns_prev) -> [F]` with `names` (F metric names) and `check(episodes)`,
+e.g. `control.metafeatures.MetaFeatures()` (learners do not import control:
+the caller passes it); None computes none.
+
+Metrics: `episode_return` = J_{t+1} (mean of the N returns), and one metric
+per feature name (the metafeatures' `meta/<name>`).
 """
 
 import dataclasses
@@ -27,14 +33,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmeta.control.metafeatures import NAMES, check_k, metafeatures
-from jaxmeta.learners.base import check_positive_ints
 from jaxmeta.learners.common.finish import finish_update
 from jaxmeta.learners.common.rollout import EnvCarry, Trajectory, init_env_carry
 from jaxmeta.learners.trpo import TRPO, TRPOHParams
-
-META_PREFIX = "meta/"
-META_NAMES = tuple(META_PREFIX + name for name in NAMES)
 
 
 @struct.dataclass
@@ -47,7 +48,7 @@ class EpisodicTRPOState:
     batch: Trajectory  # [T, N] the current policy's rollout, B_t
     valid: jax.Array  # [T, N] bool: step of each env's first episode
     returns: jax.Array  # [N] returns of those episodes
-    features: jax.Array  # [22] phi_t
+    features: jax.Array  # [F] phi_t ([0] without features)
 
 
 def first_episode_mask(done):
@@ -77,28 +78,33 @@ class EpisodicTRPO(TRPO):
     """`TRPO` (variant "trpo" or "xtrpo") whose update is one meta-step.
 
     num_envs: N, the episodes per step; num_steps: the rollout length (>=
-    the episode length); metafeature_points: transitions subsampled per step
-    for the kNN estimators (static, fixes their shapes); metafeature_k: k.
+    the episode length); features: see the module doc (static).
     """
 
     num_envs: int = 64
     num_steps: int = 200
     variant: str = "xtrpo"
-    metafeature_points: int = 256
-    metafeature_k: int = 5
+    features: object = None
 
     def __post_init__(self):
         super().__post_init__()
-        check_positive_ints(metafeature_points=self.metafeature_points)
         if self.normalize_obs:
             raise ValueError(
-                "normalize_obs must be False for EpisodicTRPO: the metafeatures "
+                "normalize_obs must be False for EpisodicTRPO: its features "
                 "compare raw state distributions across steps"
             )
-        # Every env contributes at least its first transition.
-        points = min(self.metafeature_points, self.num_envs * self.num_steps)
-        check_k(self.metafeature_k, min(points, self.num_envs))
-        object.__setattr__(self, "metafeature_points", points)
+        if self.features is not None:
+            for needed in ("names", "check"):
+                if not hasattr(self.features, needed):
+                    raise ValueError(
+                        f"features must be callable with .names and .check "
+                        f"(e.g. MetaFeatures()), got {self.features!r}"
+                    )
+            self.features.check(self.num_envs)  # >= 1 transition per episode
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return () if self.features is None else tuple(self.features.names)
 
     def _episodes(self, key, state, env_params):
         """N fresh episodes of the state's policy: `(env, traj, valid,
@@ -115,15 +121,15 @@ class EpisodicTRPO(TRPO):
         return env, traj, valid, returns, stats["env_finite"]
 
     def _features(self, key, traj, valid, returns, prev_traj, prev_valid, prev_ret):
-        return metafeatures(
+        if self.features is None:
+            return jnp.zeros(0, jnp.float32)
+        return self.features(
             key,
             transitions(traj, valid),
             transitions(prev_traj, prev_valid),
             returns,
             prev_ret,
-            self.metafeature_points,
-            self.metafeature_k,
-        )
+        ).astype(jnp.float32)
 
     def init(self, key, hparams: TRPOHParams, env_params) -> EpisodicTRPOState:
         """Networks, the critic's optimizer, and two independent batches of
@@ -150,14 +156,14 @@ class EpisodicTRPO(TRPO):
     def initial_metrics(self, state: EpisodicTRPOState) -> dict:
         """J_0 and phi_0, the signals the controller reads before update 0."""
         metrics = {"episode_return": jnp.mean(state.returns)}
-        metrics.update(dict(zip(META_NAMES, state.features, strict=True)))
+        metrics.update(dict(zip(self.feature_names, state.features, strict=True)))
         return metrics
 
     def update(self, key, state: EpisodicTRPOState, hparams, env_params):
         """One step on B_t with max_kl = hparams.max_kl, then B_{t+1}.
 
         Returns `(state, metrics)`: TRPO's metrics with `episode_return` =
-        J_{t+1}, `episodes` = N, `train/return_std` and `meta/<name>` phi_{t+1}.
+        J_{t+1}, `episodes` = N, `train/return_std` and phi_{t+1} by name.
         """
         key_roll, key_feat = jax.random.split(key)
         batch = self._batch(state, state.batch, state.env, hparams, state.valid)
@@ -190,5 +196,5 @@ class EpisodicTRPO(TRPO):
         kept, metrics = finish_update(
             state, new_state, stats, losses, self.steps_per_update
         )
-        metrics.update(dict(zip(META_NAMES, kept.features, strict=True)))
+        metrics.update(dict(zip(self.feature_names, kept.features, strict=True)))
         return kept, metrics

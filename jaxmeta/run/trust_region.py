@@ -27,6 +27,7 @@ import numpy as np
 
 from jaxmeta.control import Constant, Controlled, UniformRandom, meta_dataset
 from jaxmeta.control.fqi import FQIController, check_grid
+from jaxmeta.control.metafeatures import MetaFeatures
 from jaxmeta.envs import make
 from jaxmeta.envs.minigolf import MinigolfTasks
 from jaxmeta.envs.tasks import CartPoleTasks
@@ -180,7 +181,7 @@ def _setup(spec: dict) -> EnvSetup:
             num_steps=spec["num_steps"],
             hidden=tuple(hidden),
             critic_hidden=tuple(spec["critic_hidden"]),
-            metafeature_points=spec["metafeature_points"],
+            features=MetaFeatures(points=spec["metafeature_points"]),
         )
     trained = tuple(arch_name(h) for h in spec["train_archs"])
     meta = FQIController(grid=tuple(spec["meta_grid"]), num_trees=spec["num_trees"])

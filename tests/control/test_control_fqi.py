@@ -10,7 +10,12 @@ import pytest
 
 from jaxmeta.control import Controlled, UniformRandom, meta_dataset
 from jaxmeta.control.fqi import FQIController
-from jaxmeta.control.metafeatures import entropy, kl_divergence, metafeatures
+from jaxmeta.control.metafeatures import (
+    MetaFeatures,
+    entropy,
+    kl_divergence,
+    metafeatures,
+)
 from jaxmeta.control.schedules import ScheduleState
 from jaxmeta.learners.trpo import TRPOHParams
 from jaxmeta.models.fqi import Transitions
@@ -149,7 +154,7 @@ def test_controlled_meta_trajectories_record_the_lambda_set_each_update():
     env, params = make("Elikoeidis-v0")
     learner = EpisodicTRPO(
         env, num_envs=8, num_steps=1, hidden=(), critic_hidden=(8,),
-        metafeature_points=8, cg_iters=3, line_search_steps=3, vf_iters=2,
+        features=MetaFeatures(points=8), cg_iters=3, line_search_steps=3, vf_iters=2,
     )  # fmt: skip
     controlled = Controlled(learner, UniformRandom("max_kl", low=0.01, high=0.1))
     runs = meta_dataset.meta_trajectories(

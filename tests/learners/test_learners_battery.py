@@ -54,7 +54,6 @@ TINY = {
         cg_iters=3,
         line_search_steps=3,
         vf_iters=2,
-        metafeature_points=32,
     ),
 }
 NUM_UPDATES = 4
@@ -95,8 +94,8 @@ SAME_FIRST_ROLLOUT = {
     "nsr_es": ("es/center_return", "es/grad_norm"),
     "esac": ("es/center_return", "es/grad_norm"),
     # Its update steps on the batch B_0 drawn at init and reports J_1 after
-    # the step; B_0's return mean is the "prev" metafeature of update 0.
-    "trpo_episodic": ("meta/return_mean_prev", "train/kl"),
+    # the step: with equal policies only the number of episodes is equal.
+    "trpo_episodic": ("episodes", "train/kl"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.

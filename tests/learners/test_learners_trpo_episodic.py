@@ -8,9 +8,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmeta.control import Constant, Controlled
+from jaxmeta.control.metafeatures import META_NAMES, MetaFeatures
 from jaxmeta.envs import make
 from jaxmeta.learners import EpisodicTRPO, train
-from jaxmeta.learners.trpo_episodic import META_NAMES, first_episode_mask
+from jaxmeta.learners.trpo_episodic import first_episode_mask
 
 train_jit = jax.jit(train, static_argnums=(0, 4))
 
@@ -27,7 +28,7 @@ def test_returns_are_the_first_episodes_and_initial_signals_are_measured():
     env, params = make("CartPoleContinuous-v1", max_steps_in_episode=60)
     learner = EpisodicTRPO(
         env, num_envs=8, num_steps=60, hidden=(), critic_hidden=(8,),
-        metafeature_points=64, cg_iters=5, line_search_steps=5, vf_iters=2,
+        features=MetaFeatures(points=64), cg_iters=5, line_search_steps=5, vf_iters=2,
     )  # fmt: skip
     controlled = Controlled(learner, Constant())
     hparams = controlled.default_hparams()
@@ -53,7 +54,7 @@ def test_episodic_xtrpo_learns_continuous_cartpole():
     env, params = make("CartPoleContinuous-v1", max_steps_in_episode=100)
     learner = EpisodicTRPO(
         env, num_envs=16, num_steps=100, hidden=(), critic_hidden=(16,),
-        metafeature_points=64,
+        features=MetaFeatures(points=64),
     )  # fmt: skip
     hparams = learner.default_hparams().replace(max_kl=jnp.float32(0.03))
     returns = []
