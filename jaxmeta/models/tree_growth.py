@@ -174,16 +174,53 @@ def _children(layout, slots, split, rank, in_left, sums):
     )
 
 
+def _scored_splits(layout, data, slot, slots, seeds, depth, num_features, per_tree):
+    """`best_splits` on the rows of splittable nodes only: they are gathered
+    into the smallest of a few static table sizes that holds them, so deep
+    levels, where most rows already sit in leaves, cost what their live rows
+    cost. Per-slot results do not depend on the rows' order (reductions by
+    slot; random numbers keyed by slot and depth)."""
+    rows = layout.rows
+    live_row = slot < slots.size
+    count = jnp.sum(live_row)
+    bounds = sorted({max(rows // 16, 1), max(rows // 4, 1), rows})
+
+    def score(bound):
+        def run(_):
+            if bound == rows:
+                rows_data, rows_slot = data, slot
+            else:
+                rank = jnp.cumsum(live_row) - 1
+                target = jnp.where(live_row, rank, bound)
+                index = (
+                    jnp.zeros(bound, jnp.int32)
+                    .at[target]
+                    .set(jnp.arange(rows), mode="drop")
+                )
+                filled = jnp.arange(bound) < count
+                rows_data = data[index]
+                rows_slot = jnp.where(filled, slot[index], slots.size)
+            return best_splits(
+                rows_data, rows_slot, jnp.minimum(rows_slot, slots.size - 1),
+                slots.mean, slots.live, seeds[:, None, None], depth, num_features,
+                per_tree, layout.input_dim,
+            )  # fmt: skip
+
+        return run
+
+    tier = jnp.sum(count > jnp.array(bounds[:-1]))
+    return jax.lax.switch(tier, [score(b) for b in bounds], None)
+
+
 def _grow_level(layout, seeds, num_features, per_tree, state: Level) -> Level:
     """One level: score each splittable node's K cuts, record the splits,
     partition their samples and make the next frontier."""
     data = layout.table[state.order]  # [rows, width], in position order
     slots = _slots(layout, state.frontier, per_tree)
     slot, safe_slot = _slot_of_positions(layout, state, slots)
-    split, feature, threshold, sums = best_splits(
-        data, slot, safe_slot, slots.mean, slots.live, seeds[:, None, None],
-        state.depth, num_features, per_tree, layout.input_dim,
-    )  # fmt: skip
+    split, feature, threshold, sums = _scored_splits(
+        layout, data, slot, slots, seeds, state.depth, num_features, per_tree
+    )
     split_int = split.astype(jnp.int32).reshape(layout.num_trees, per_tree)
     rank = (jnp.cumsum(split_int, axis=1) - split_int).reshape(-1)
     new_left = state.end[slots.tree] + 2 * rank  # local id of the left child
