@@ -19,7 +19,7 @@ import dataclasses
 import jax.numpy as jnp
 
 from jaxmeta.control.metafeatures import META_NAMES
-from jaxmeta.control.schedules import ScheduleState, check_scalar_field
+from jaxmeta.control.schedules import FieldController
 from jaxmeta.models.extra_trees import ExtraTrees, ForestParams
 from jaxmeta.models.fqi import FittedQ, FittedQIteration, Transitions, q_values
 
@@ -38,7 +38,7 @@ def check_grid(grid) -> tuple[float, ...]:
 
 
 @dataclasses.dataclass(frozen=True)
-class FQIController:
+class FQIController(FieldController):
     """`field` = argmax over `grid` of a fitted meta-Q of the signals `inputs`.
 
     horizon: FQI iterations H; min_split: the extra trees' psi (a fraction of
@@ -52,6 +52,8 @@ class FQIController:
     min_split: float = 1e-3
     num_trees: int = 50
     discount: float = 1.0
+
+    kind = "FQI controller"
 
     def __post_init__(self):
         object.__setattr__(self, "grid", check_grid(self.grid))
@@ -69,9 +71,6 @@ class FQIController:
                 num_trees=self.num_trees, min_samples_split=float(self.min_split)
             ),
         )
-
-    def check(self, hparams) -> None:
-        check_scalar_field(hparams, self.field, "FQI controller")
 
     def default_params(self, hparams) -> FittedQ:
         """An untrained Q = 0 (one leaf per tree)."""
@@ -106,9 +105,6 @@ class FQIController:
         q = self.fqi().fit(key, tuples, self._grid_matrix(), self.discount, weights)
         return FittedQ(q.params, q.action_grid, self._predictor())
 
-    def init(self, key, ctrl_params, hparams) -> ScheduleState:
-        return ScheduleState(hparams)
-
     def features(self, signals) -> jnp.ndarray:
         """[len(inputs)] the meta-state read from the signals."""
         missing = [n for n in self.inputs if n not in signals]
@@ -119,9 +115,6 @@ class FQIController:
             )
         return jnp.stack([jnp.asarray(signals[n], jnp.float32) for n in self.inputs])
 
-    def act(self, key, ctrl_state, ctrl_params: FittedQ, signals):
+    def choose(self, key, ctrl_params: FittedQ, signals):
         q = q_values(ctrl_params, self.features(signals)[None])[0]
-        value = ctrl_params.action_grid[jnp.argmax(q), 0]
-        base = ctrl_state.base
-        dtype = jnp.asarray(getattr(base, self.field)).dtype
-        return base.replace(**{self.field: value.astype(dtype)}), ctrl_state
+        return ctrl_params.action_grid[jnp.argmax(q), 0]

@@ -35,7 +35,7 @@ class MetaRuns(NamedTuple):
 
 def _one_run(learner, field, num_updates, key, hparams, env_params):
     state = learner.init(key, hparams, env_params)
-    first = {"J": state.signals["episode_return"]}
+    first_return = state.signals["episode_return"]  # J_0
 
     def step(state, key):
         phi = _phi(state.signals)
@@ -50,7 +50,7 @@ def _one_run(learner, field, num_updates, key, hparams, env_params):
 
     keys = jax.random.split(jax.random.fold_in(key, 1), num_updates)
     state, records = jax.lax.scan(step, state, keys)
-    return first, records, state.diverged
+    return first_return, records, state.diverged
 
 
 def _phi(signals):
@@ -71,12 +71,11 @@ def meta_trajectories(
         raise ValueError(f"num_updates must be >= 1, got {num_updates!r}")
     axes_h = _batch_axes(hparams, keys.shape[0])
     axes_e = _batch_axes(env_params, keys.shape[0])
-    first, records, diverged = _run_batch(
+    first_return, records, diverged = _run_batch(
         learner, field, num_updates, keys, hparams, env_params, (axes_h, axes_e)
     )
-    returns = jnp.concatenate([first["J"][:, None], records["J_next"]], axis=1)
-    host = jax.device_get((records, returns, diverged))
-    records, returns, diverged = host
+    returns = jnp.concatenate([first_return[:, None], records["J_next"]], axis=1)
+    records, returns, diverged = jax.device_get((records, returns, diverged))
     finite = np.isfinite(returns).all(1) & np.isfinite(records["phi_next"]).all((1, 2))
     return MetaRuns(
         features=np.asarray(records["phi"]),

@@ -73,17 +73,25 @@ def check_scalar_field(hparams, field: str, what: str = "schedule") -> None:
 
 
 @dataclasses.dataclass(frozen=True)
-class _FieldSchedule:
+class FieldController:
+    """A controller that sets one scalar field of the base hparams every
+    update to `choose(key, ctrl_params, signals)` (default: a schedule's
+    `value(ctrl_params, t)` at t = `signals["update"]`)."""
+
     field: str
+    kind = "schedule"  # names the controller in a bad field's error
 
     def check(self, hparams) -> None:
-        check_scalar_field(hparams, self.field)
+        check_scalar_field(hparams, self.field, self.kind)
 
     def init(self, key, ctrl_params, hparams) -> ScheduleState:
         return ScheduleState(hparams)
 
+    def choose(self, key, ctrl_params, signals):
+        return self.value(ctrl_params, signals["update"])
+
     def act(self, key, ctrl_state, ctrl_params, signals):
-        value = self.value(ctrl_params, signals["update"])
+        value = self.choose(key, ctrl_params, signals)
         base = ctrl_state.base
         dtype = jnp.asarray(getattr(base, self.field)).dtype
         return base.replace(**{self.field: value.astype(dtype)}), ctrl_state
@@ -95,7 +103,7 @@ def _check_positive(name, value, kind=int):
 
 
 @dataclasses.dataclass(frozen=True)
-class LinearSchedule(_FieldSchedule):
+class LinearSchedule(FieldController):
     """`field` from start to end over `horizon` updates, then end."""
 
     horizon: int = 100
@@ -124,7 +132,7 @@ class CosineSchedule(LinearSchedule):
 
 
 @dataclasses.dataclass(frozen=True)
-class StepSchedule(_FieldSchedule):
+class StepSchedule(FieldController):
     """`field` multiplied by factor every `every` updates."""
 
     every: int = 10
@@ -149,7 +157,7 @@ class UniformParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class UniformRandom(_FieldSchedule):
+class UniformRandom(FieldController):
     """`field` drawn from U[low, high] afresh every update (the random-KL
     training runs of seeds/002 that the meta-dataset is made of)."""
 
@@ -166,10 +174,7 @@ class UniformRandom(_FieldSchedule):
     def default_params(self, hparams) -> UniformParams:
         return UniformParams(jnp.float32(self.low), jnp.float32(self.high))
 
-    def act(self, key, ctrl_state, ctrl_params: UniformParams, signals):
-        value = jax.random.uniform(
+    def choose(self, key, ctrl_params: UniformParams, signals):
+        return jax.random.uniform(
             key, (), minval=ctrl_params.low, maxval=ctrl_params.high
         )
-        base = ctrl_state.base
-        dtype = jnp.asarray(getattr(base, self.field)).dtype
-        return base.replace(**{self.field: value.astype(dtype)}), ctrl_state

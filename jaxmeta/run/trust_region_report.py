@@ -78,33 +78,38 @@ def report(experiment, chunk, outputs, host, sink):
     return host, postfix
 
 
+def _curves_of(host):
+    """(env label, arch, its results, method, J [R, T + 1]) of every curve."""
+    for label, record in host["envs"].items():
+        for arch in record["archs_order"]:
+            result = record["archs"][arch]
+            for method, values in result["J"].items():
+                yield label, arch, result, method, np.asarray(values, float)
+
+
 def final_rows(host) -> list[dict]:
     """One row per env, architecture and method (meta, random and every
     fixed KL): J at the last update and the mean J over the updates (the
     area under the curve), each mean +- 90 % CI over runs."""
     rows = []
-    for label, record in host["envs"].items():
-        for arch in record["archs_order"]:
-            result = record["archs"][arch]
-            for method, values in result["J"].items():
-                values = np.asarray(values, float)
-                last = mean_ci(values[:, -1], LEVEL)
-                area = mean_ci(np.nanmean(values[:, 1:], axis=1), LEVEL)
-                rows.append(
-                    {
-                        "env": label,
-                        "arch": arch,
-                        "seen": result["trained"],
-                        "method": method,
-                        "best_fixed": method == result["best_fixed"],
-                        "runs": int(np.isfinite(values[:, -1]).sum()),
-                        "J_last_mean": last[0],
-                        "J_last_ci90": last[1],
-                        "J_auc_mean": area[0],
-                        "J_auc_ci90": area[1],
-                        "kl_mean": float(np.nanmean(result["kl"][method])),
-                    }
-                )
+    for label, arch, result, method, values in _curves_of(host):
+        last = mean_ci(values[:, -1], LEVEL)
+        area = mean_ci(np.nanmean(values[:, 1:], axis=1), LEVEL)
+        rows.append(
+            {
+                "env": label,
+                "arch": arch,
+                "seen": result["trained"],
+                "method": method,
+                "best_fixed": method == result["best_fixed"],
+                "runs": int(np.isfinite(values[:, -1]).sum()),
+                "J_last_mean": last[0],
+                "J_last_ci90": last[1],
+                "J_auc_mean": area[0],
+                "J_auc_ci90": area[1],
+                "kl_mean": float(np.nanmean(result["kl"][method])),
+            }
+        )
     return rows
 
 
@@ -141,28 +146,24 @@ def table_text(rows) -> str:
 
 def _curve_rows(host) -> list[dict]:
     rows = []
-    for label, record in host["envs"].items():
-        for arch in record["archs_order"]:
-            result = record["archs"][arch]
-            for method, values in result["J"].items():
-                values = np.asarray(values, float)
-                kls = np.asarray(result["kl"][method], float)
-                for t in range(values.shape[1]):
-                    mean, half, n = mean_ci(values[:, t], LEVEL)
-                    rows.append(
-                        {
-                            "env": label,
-                            "arch": arch,
-                            "method": method,
-                            "update": t,
-                            "J_mean": mean,
-                            "J_ci90": half,
-                            "runs": n,
-                            "kl_mean": float(np.mean(kls[:, t]))
-                            if t < kls.shape[1]
-                            else np.nan,
-                        }
-                    )
+    for label, arch, result, method, values in _curves_of(host):
+        kls = np.asarray(result["kl"][method], float)
+        for t in range(values.shape[1]):
+            mean, half, n = mean_ci(values[:, t], LEVEL)
+            rows.append(
+                {
+                    "env": label,
+                    "arch": arch,
+                    "method": method,
+                    "update": t,
+                    "J_mean": mean,
+                    "J_ci90": half,
+                    "runs": n,
+                    "kl_mean": float(np.mean(kls[:, t]))
+                    if t < kls.shape[1]
+                    else np.nan,
+                }
+            )
     return rows
 
 

@@ -14,6 +14,15 @@ from jaxmeta.envs import make
 from jaxmeta.learners import LEARNERS, make_learner, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY_TRPO = dict(
+    num_envs=4,
+    num_steps=16,
+    hidden=(16, 16),
+    critic_hidden=(16,),
+    cg_iters=3,
+    line_search_steps=3,
+    vf_iters=2,
+)
 TINY = {
     "ppo": dict(
         num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
@@ -37,24 +46,8 @@ TINY = {
         archive_size=8,
         neighbours=2,
     ),
-    "trpo": dict(
-        num_envs=4,
-        num_steps=16,
-        hidden=(16, 16),
-        critic_hidden=(16,),
-        cg_iters=3,
-        line_search_steps=3,
-        vf_iters=2,
-    ),
-    "trpo_episodic": dict(
-        num_envs=6,
-        num_steps=16,
-        hidden=(16, 16),
-        critic_hidden=(16,),
-        cg_iters=3,
-        line_search_steps=3,
-        vf_iters=2,
-    ),
+    "trpo": TINY_TRPO,
+    "trpo_episodic": TINY_TRPO,
 }
 NUM_UPDATES = 4
 SIZE = 3
