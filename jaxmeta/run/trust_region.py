@@ -169,10 +169,13 @@ class EnvSetup:
 
 
 def _setup(spec: dict) -> EnvSetup:
+    if spec["tasks"] and spec["env"] not in TASKS:
+        raise ValueError(
+            f"tasks = true needs a task distribution: env must be one of "
+            f"{sorted(TASKS)}, got {spec['env']!r} (or set tasks = false)"
+        )
     env, env_params = make(spec["env"], **spec["env_config"])
     tasks = TASKS[spec["env"]](env_params) if spec["tasks"] else None
-    if spec["tasks"] and spec["env"] not in TASKS:
-        raise ValueError(f"no task distribution for {spec['env']}: one of {TASKS}")
     learners = {}
     for hidden in [*spec["train_archs"], *spec["test_archs"]]:
         learners[arch_name(hidden)] = EpisodicTRPO(

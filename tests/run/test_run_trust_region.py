@@ -81,6 +81,7 @@ def test_trust_region_writes_tables_curves_and_a_reloadable_dataset(tmp_path):
         ({"fqi_candidates": [[0, 0.1]]}, "horizon"),
         ({"dataset_runs": 0}, "dataset_runs"),
         ({"bogus": 1}, "bogus"),
+        ({"env": "Pendulum-v1"}, "needs a task distribution"),
     ],
 )
 def test_bad_trust_region_configs_are_refused_before_compiling(change, message):
