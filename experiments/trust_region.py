@@ -6,6 +6,7 @@ architectures seen and unseen in the meta-dataset.
 
     python experiments/trust_region.py           # --quick: the CPU mode
     python experiments/trust_region.py --full    # the seed's sizes
+    python experiments/trust_region.py --beyond  # + PBT, BiERL, PPO meta-clip
     jaxmeta run trust-region / jaxmeta run trust-region-full   # the same
 
 Writes runs/trust-region-N/: table.md (J at the last update, mean +- 90 %
@@ -15,7 +16,6 @@ docs/trust_region.md discusses the results.
 """
 
 import sys
-
 
 
 def elikoeidis() -> dict:
@@ -93,10 +93,27 @@ def full() -> dict:
     }
 
 
+def beyond() -> dict:
+    """Beyond the seed, CartPole only (CPU mode): PBT (4 members) and BiERL
+    (meta-population 8, a meta step every 5 updates) on xTRPO's lambda, and
+    the FQI controller refitted on PPO runs with random clip_eps setting
+    PPO's clip, beside meta-KL, on the linear (seen) and MLP(1, 16) (unseen)
+    policies."""
+    env = cartpole(32, 100, 150)
+    env["beyond"] = {
+        "archs": [[], [16]],
+        "ppo": {},
+        "pbt": {"members": 4, "interval": 5},
+        "bierl": {"meta_population": 8, "meta_every": 5},
+    }
+    return {"name": "trust-region-beyond", "envs": [env], "seed": 0}
+
+
 if __name__ == "__main__":
     from jaxmeta.cli import main
 
     args = sys.argv[1:]
     name = "trust-region-full" if "--full" in args else "trust-region"
-    args = [a for a in args if a not in ("--full", "--quick")]
+    name = "trust-region-beyond" if "--beyond" in args else name
+    args = [a for a in args if a not in ("--full", "--quick", "--beyond")]
     sys.exit(main(["run", name, *args]))

@@ -213,6 +213,7 @@ class BiERL:
             "bierl/meta_fitness_std": jnp.nanstd(fitness),
             "bierl/meta_grad_norm": jnp.linalg.norm(grad),
         }
+        out["bierl/episode_return"] = returns  # [meta_every], per inner update
         for field, *_ in self.controller.outputs:
             out[f"bierl/{field}"] = metrics[f"control/{field}"]
         skip = {"episode_return", "episodes", "env_steps", "train/diverged",

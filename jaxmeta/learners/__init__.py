@@ -5,6 +5,7 @@ from jaxmeta.learners.es import ES, ESHParams
 from jaxmeta.learners.esac import ESAC, ESACHParams
 from jaxmeta.learners.nsr_es import NSRES, NSRHParams
 from jaxmeta.learners.ppo import PPO, PPOHParams
+from jaxmeta.learners.ppo_episodic import EpisodicPPO
 from jaxmeta.learners.registry import LEARNERS, make_learner
 from jaxmeta.learners.reinforce import Reinforce, ReinforceHParams
 from jaxmeta.learners.sac import SAC, SACHParams
@@ -16,6 +17,7 @@ __all__ = [
     "ESAC",
     "ESACHParams",
     "ESHParams",
+    "EpisodicPPO",
     "LEARNERS",
     "NSRES",
     "NSRHParams",

@@ -16,7 +16,6 @@ import optax
 from flax import struct
 
 from jaxmeta.learners.base import check_positive_ints
-from jaxmeta.learners.common.gae import gae_advantages
 from jaxmeta.learners.common.minibatch import shuffled_minibatches
 from jaxmeta.learners.common.on_policy import (
     OnPolicyLearner,
@@ -24,7 +23,6 @@ from jaxmeta.learners.common.on_policy import (
     clipped_adam,
     float32_defaults,
 )
-from jaxmeta.learners.common.rollout import policy_input
 
 ADAM_EPS = 1e-5  # as in the PPO reference implementations
 
@@ -56,6 +54,10 @@ class PPO(OnPolicyLearner):
 
     def __post_init__(self):
         super().__post_init__()
+        self._check_ppo()
+
+    def _check_ppo(self):
+        """PPO's own fields (the rollout and networks are the base's)."""
         check_positive_ints(
             num_epochs=self.num_epochs, num_minibatches=self.num_minibatches
         )
@@ -80,26 +82,38 @@ class PPO(OnPolicyLearner):
         )
 
     def _loss(self, params, batch, hparams):
+        """The clipped PPO loss of a minibatch; with a "weight" entry (0 for
+        padding steps) every mean is the weighted mean."""
         head = self.head
+        if "weight" in batch:
+            weight = batch["weight"]
+
+            def mean(x):
+                return jnp.sum(weight * x) / jnp.maximum(jnp.sum(weight), 1e-8)
+        else:
+            mean = jnp.mean
         out = self._actor().apply(params["actor"], batch["obs"])
         log_prob = head.log_prob(out, batch["action"])
         value = self._critic().apply(params["critic"], batch["obs"])
         adv = batch["advantage"]
-        if self.normalize_advantages:
+        if self.normalize_advantages and "weight" in batch:
+            centred = adv - mean(adv)
+            adv = centred / (jnp.sqrt(mean(centred**2)) + 1e-8)
+        elif self.normalize_advantages:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         ratio = jnp.exp(log_prob - batch["log_prob"])
         clipped = jnp.clip(ratio, 1.0 - hparams.clip_eps, 1.0 + hparams.clip_eps)
-        policy_loss = -jnp.minimum(ratio * adv, clipped * adv).mean()
+        policy_loss = -mean(jnp.minimum(ratio * adv, clipped * adv))
         value_loss = (value - batch["target"]) ** 2
         if self.clip_value_loss:
             v_clip = batch["value"] + jnp.clip(
                 value - batch["value"], -hparams.clip_eps, hparams.clip_eps
             )
             value_loss = jnp.maximum(value_loss, (v_clip - batch["target"]) ** 2)
-        value_loss = 0.5 * value_loss.mean()
-        entropy = head.entropy(out).mean()
+        value_loss = 0.5 * mean(value_loss)
+        entropy = mean(head.entropy(out))
         loss = policy_loss + hparams.vf_coef * value_loss - hparams.ent_coef * entropy
-        approx_kl = ((ratio - 1.0) - jnp.log(ratio)).mean()
+        approx_kl = mean((ratio - 1.0) - jnp.log(ratio))
         return loss, (policy_loss, value_loss, entropy, approx_kl)
 
     def update(self, key, state: OnPolicyState, hparams: PPOHParams, env_params):
@@ -109,32 +123,17 @@ class PPO(OnPolicyLearner):
         the policy and value losses, entropy and approximate KL.
         """
         key_rollout, key_epochs = jax.random.split(key)
-        critic, params = self._critic(), state.params
         env, traj, stats = self._rollout(key_rollout, state, env_params, True)
-        last_value = critic.apply(
-            params["critic"], policy_input(env, env.obs, self.normalize_obs)
+        batch = self._gae_batch(state, traj, env, hparams)
+        del batch["weight"]  # all ones: plain means
+        params, opt_state, losses = self.step_on_batch(
+            key_epochs, state, batch, hparams
         )
-        rewards = traj.reward
-        if self.bootstrap_truncation:
-            final_value = critic.apply(params["critic"], traj.final_obs)
-            rewards = rewards + hparams.gamma * final_value * traj.truncated
-        advantage, target = gae_advantages(
-            rewards,
-            traj.value,
-            traj.done,
-            last_value,
-            hparams.gamma,
-            hparams.gae_lambda,
-        )
-        flat = lambda x: x.reshape((self.batch_size,) + x.shape[2:])  # noqa: E731
-        batch = {
-            "obs": flat(traj.obs),
-            "action": flat(traj.action),
-            "log_prob": flat(traj.log_prob),
-            "value": flat(traj.value),
-            "advantage": flat(advantage),
-            "target": flat(target),
-        }
+        return self._finish_update(state, params, opt_state, env, stats, losses)
+
+    def step_on_batch(self, key, state, batch: dict, hparams: PPOHParams):
+        """`num_epochs` of shuffled minibatch Adam steps on one batch (from
+        `_gae_batch`). Returns `(params, opt_state, losses)`."""
         tx = clipped_adam(hparams, ADAM_EPS)
         grad_fn = jax.value_and_grad(self._loss, has_aux=True)
 
@@ -150,8 +149,8 @@ class PPO(OnPolicyLearner):
 
         (new_params, opt_state), aux = jax.lax.scan(
             epoch,
-            (params, state.opt_state),
-            jax.random.split(key_epochs, self.num_epochs),
+            (state.params, state.opt_state),
+            jax.random.split(key, self.num_epochs),
         )
         policy_loss, value_loss, entropy, approx_kl = (a.mean() for a in aux)
         losses = {
@@ -160,4 +159,4 @@ class PPO(OnPolicyLearner):
             "entropy": entropy,
             "approx_kl": approx_kl,
         }
-        return self._finish_update(state, new_params, opt_state, env, stats, losses)
+        return new_params, opt_state, losses

@@ -4,6 +4,7 @@ from jaxmeta.learners.es import ES
 from jaxmeta.learners.esac import ESAC
 from jaxmeta.learners.nsr_es import NSRES
 from jaxmeta.learners.ppo import PPO
+from jaxmeta.learners.ppo_episodic import EpisodicPPO
 from jaxmeta.learners.reinforce import Reinforce
 from jaxmeta.learners.sac import SAC
 from jaxmeta.learners.trpo import TRPO
@@ -15,6 +16,7 @@ LEARNERS = {
     "esac": ESAC,
     "nsr_es": NSRES,
     "ppo": PPO,
+    "ppo_episodic": EpisodicPPO,
     "reinforce": Reinforce,
     "sac": SAC,
     "trpo": TRPO,

@@ -27,19 +27,17 @@ from flax import struct
 from jax.flatten_util import ravel_pytree
 
 from jaxmeta.learners.base import check_positive_ints
-from jaxmeta.learners.common.gae import gae_advantages
 from jaxmeta.learners.common.on_policy import (
     OnPolicyLearner,
     OnPolicyState,
+    check_linear_or_mlp,
     checked_hidden,
     float32_defaults,
 )
-from jaxmeta.learners.common.rollout import policy_input
 from jaxmeta.nets.mlp import Critic, check_activation
 from jaxmeta.validation import POSITIVE, Domain
 
 VARIANTS = ("trpo", "xtrpo")
-MAX_HIDDEN_LAYERS = 3
 
 
 @struct.dataclass
@@ -109,14 +107,8 @@ class TRPO(OnPolicyLearner):
         )
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
-        hidden = tuple(int(h) for h in self.hidden)
-        if len(hidden) > MAX_HIDDEN_LAYERS or any(h <= 0 for h in hidden):
-            raise ValueError(
-                f"hidden must be at most {MAX_HIDDEN_LAYERS} positive layer widths "
-                f"(() is a linear policy), got {self.hidden!r}"
-            )
         check_activation(self.activation)
-        object.__setattr__(self, "hidden", hidden)
+        object.__setattr__(self, "hidden", check_linear_or_mlp(self.hidden))
         critic = checked_hidden(self.critic_hidden, self.activation)
         object.__setattr__(self, "critic_hidden", critic)
         if not 0 < self.backtrack_ratio < 1:
@@ -143,41 +135,17 @@ class TRPO(OnPolicyLearner):
         )
 
     def _batch(self, state, traj, env, hparams, valid=None):
-        """The flattened update batch of a trajectory [T, N]: obs, action,
-        log_prob, advantage, target and weight [T*N] (valid: [T, N], 1 where a
-        step counts, 0 for padding; all ones by default)."""
-        critic, params = self._critic(), state.params
-        last_value = critic.apply(
-            params["critic"], policy_input(env, env.obs, self.normalize_obs)
-        )
-        rewards = traj.reward
-        if self.bootstrap_truncation:
-            final_value = critic.apply(params["critic"], traj.final_obs)
-            rewards = rewards + hparams.gamma * final_value * traj.truncated
-        advantage, target = gae_advantages(
-            rewards,
-            traj.value,
-            traj.done,
-            last_value,
-            hparams.gamma,
-            hparams.gae_lambda,
-        )
-        weight = (
-            jnp.ones_like(rewards) if valid is None else valid.astype(rewards.dtype)
-        )
+        """`_gae_batch` with advantages normalised over the valid steps."""
+        batch = self._gae_batch(state, traj, env, hparams, valid)
         if self.normalize_advantages:
+            # Reduced in the rollout's [T, N] shape (same sums as before).
+            shape = traj.reward.shape
+            advantage = batch["advantage"].reshape(shape)
+            weight = batch["weight"].reshape(shape)
             mean = weighted_mean(advantage, weight)
             std = jnp.sqrt(weighted_mean((advantage - mean) ** 2, weight))
-            advantage = (advantage - mean) / (std + 1e-8)
-        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
-        return {
-            "weight": flat(weight),
-            "obs": flat(traj.obs),
-            "action": flat(traj.action),
-            "log_prob": flat(traj.log_prob),
-            "advantage": flat(advantage),
-            "target": flat(target),
-        }
+            batch["advantage"] = ((advantage - mean) / (std + 1e-8)).reshape(-1)
+        return batch
 
     def policy_step(self, actor_params, batch, hparams):
         """The natural-gradient step with its line search.

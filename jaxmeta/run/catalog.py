@@ -186,6 +186,11 @@ EXPERIMENTS = {
         _experiments_file("trust_region", "full"),
         "the same at the seed's sizes (accelerator mode)",
     ),
+    "trust-region-beyond": (
+        "trust-region",
+        _experiments_file("trust_region", "beyond"),
+        "CartPole with PBT, BiERL and PPO's FQI meta-clip beside meta-KL (CPU)",
+    ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (
         "tune",

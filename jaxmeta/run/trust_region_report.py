@@ -22,14 +22,18 @@ def _method_curves(evaluation: dict, grid) -> dict:
         out[f"fixed-{value:g}"] = {
             k: np.asarray(evaluation["fixed"][k])[g] for k in ("J", "kl")
         }
+    for method, curve in evaluation.get("beyond", {}).items():
+        out[method] = {k: np.asarray(curve[k])[0] for k in ("J", "kl")}
     return out
 
 
-def _best_fixed(curves: dict) -> str:
-    """The fixed KL with the highest mean J over the updates (the area under
-    its curve; at the last update alone, runs that all reach an env's cap
-    tie, and the slowest learner may win)."""
-    fixed = [m for m in curves if m.startswith("fixed-")]
+def _best_fixed(curves: dict, prefix: str = "fixed-") -> str | None:
+    """The fixed KL (or `prefix` method) with the highest mean J over the
+    updates (the area under its curve; at the last update alone, runs that
+    all reach an env's cap tie, and the slowest learner may win)."""
+    fixed = [m for m in curves if m.startswith(prefix)]
+    if not fixed:
+        return None
     areas = [np.nanmean(curves[m]["J"][:, 1:]) for m in fixed]
     return fixed[int(np.nanargmax(areas))]
 
@@ -48,6 +52,11 @@ def report(experiment, chunk, outputs, host, sink):
         archs[arch] = {
             "trained": bool(evaluation["trained"]),
             "best_fixed": _best_fixed(curves),
+            "best_ppo_fixed": _best_fixed(curves, "ppo-fixed-"),
+            "env_steps_ratio": {
+                m: float(c["env_steps_ratio"])
+                for m, c in evaluation.get("beyond", {}).items()
+            },
             "J": {m: c["J"].tolist() for m, c in curves.items()},
             "kl": {m: c["kl"].tolist() for m, c in curves.items()},
         }
@@ -102,6 +111,8 @@ def final_rows(host) -> list[dict]:
                 "seen": result["trained"],
                 "method": method,
                 "best_fixed": method == result["best_fixed"],
+                "best_ppo_fixed": method == result.get("best_ppo_fixed"),
+                "env_steps_ratio": result.get("env_steps_ratio", {}).get(method, 1.0),
                 "runs": int(np.isfinite(values[:, -1]).sum()),
                 "J_last_mean": last[0],
                 "J_last_ci90": last[1],
@@ -141,7 +152,49 @@ def table_text(rows) -> str:
                     f"{cell(best)} (λ={best['method'][6:]}) | {cell(by['random'])} |"
                 )
         lines.append("")
+        lines += _beyond_lines(mine)
     return "\n".join(lines)
+
+
+BEYOND = (
+    ("xTRPO meta-KL (FQI)", lambda r: r["method"] == "meta"),
+    ("xTRPO best fixed KL", lambda r: r["best_fixed"]),
+    ("xTRPO + PBT on λ", lambda r: r["method"] == "pbt"),
+    ("xTRPO + BiERL on λ", lambda r: r["method"] == "bierl"),
+    ("PPO meta-clip (FQI)", lambda r: r["method"] == "ppo-meta-clip"),
+    ("PPO best fixed clip", lambda r: r["best_ppo_fixed"]),
+)
+
+
+def _beyond_lines(rows) -> list[str]:
+    """Beyond the seed: PBT, BiERL and PPO's meta-clip beside meta-KL."""
+    archs = [
+        a for a in dict.fromkeys(r["arch"] for r in rows)
+        if any(r["method"] in ("pbt", "bierl", "ppo-meta-clip")
+               for r in rows if r["arch"] == a)
+    ]  # fmt: skip
+    if not archs:
+        return []
+    lines = [
+        "Beyond the seed (same runs; env steps relative to one xTRPO run):",
+        "",
+        "| architecture | method | mean J | last J | env steps |",
+        "|---|---|---|---|---|",
+    ]
+    for arch in archs:
+        for name, match in BEYOND:
+            found = [r for r in rows if r["arch"] == arch and match(r)]
+            if not found:
+                continue
+            r = found[0]
+            if r["method"].startswith(("fixed-", "ppo-fixed-")):
+                name += f" ({r['method'].split('-')[-1]})"
+            lines.append(
+                f"| {arch} | {name} | {r['J_auc_mean']:.2f} ± {r['J_auc_ci90']:.2f} "
+                f"| {r['J_last_mean']:.2f} ± {r['J_last_ci90']:.2f} "
+                f"| {r['env_steps_ratio']:g}x |"
+            )
+    return lines + [""]
 
 
 def _curve_rows(host) -> list[dict]:
@@ -218,13 +271,24 @@ def _plot_env(fig, record, label):
         _band(top, result["J"]["meta"], "C0", "meta-KL (FQI)")
         _band(top, result["J"][best], "C1", f"best fixed ({best[6:]})")
         _band(top, result["J"]["random"], "C2", "random KL")
+        extras = (("pbt", "C3", "PBT on λ"), ("bierl", "C4", "BiERL on λ"),
+                  ("ppo-meta-clip", "C5", "PPO meta-clip (FQI)"))  # fmt: skip
+        for method, color, name in extras:
+            if method in result["J"]:
+                _band(top, result["J"][method], color, name)
+        ppo_best = result.get("best_ppo_fixed")
+        if ppo_best:
+            _band(top, result["J"][ppo_best], "C6", f"PPO clip {ppo_best[10:]}")
         if arch in record["training"] and record["training"][arch]["J"]:
             _band(top, record["training"][arch]["J"], "C7", "meta-dataset runs")
         seen = "" if result["trained"] else " (unseen)"
         top.set_title(f"{label}: {arch}{seen}", fontsize=9)
         top.set_ylabel("J")
         top.legend(fontsize=6)
-        for method, color in (("meta", "C0"), ("random", "C2")):
+        for method, color in (("meta", "C0"), ("random", "C2"), ("pbt", "C3"),
+                              ("bierl", "C4")):  # fmt: skip
+            if method not in result["kl"]:
+                continue
             kls = np.asarray(result["kl"][method], float)
             bottom.plot(np.arange(kls.shape[1]), kls.mean(0), color=color)
         bottom.axhline(float(best[6:]), color="C1", linestyle="--")

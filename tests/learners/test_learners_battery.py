@@ -27,6 +27,14 @@ TINY = {
     "ppo": dict(
         num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
     ),
+    "ppo_episodic": dict(
+        num_envs=4,
+        num_steps=16,
+        num_epochs=2,
+        num_minibatches=2,
+        hidden=(16, 16),
+        critic_hidden=(16,),
+    ),
     "reinforce": dict(num_envs=4, num_steps=16, hidden=(16, 16)),
     "es": dict(population_size=4, max_episode_steps=20, hidden=(16, 16)),
     "esac": dict(
@@ -89,6 +97,7 @@ SAME_FIRST_ROLLOUT = {
     # Its update steps on the batch B_0 drawn at init and reports J_1 after
     # the step: with equal policies only the number of episodes is equal.
     "trpo_episodic": ("episodes", "train/kl"),
+    "ppo_episodic": ("episodes", "train/approx_kl"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.

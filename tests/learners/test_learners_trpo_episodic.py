@@ -11,7 +11,7 @@ from jaxmeta.control import Constant, Controlled
 from jaxmeta.control.metafeatures import META_NAMES, MetaFeatures
 from jaxmeta.envs import make
 from jaxmeta.learners import EpisodicTRPO, train
-from jaxmeta.learners.trpo_episodic import first_episode_mask
+from jaxmeta.learners.common.episodic import first_episode_mask
 
 train_jit = jax.jit(train, static_argnums=(0, 4))
 

@@ -70,6 +70,36 @@ def test_trust_region_writes_tables_curves_and_a_reloadable_dataset(tmp_path):
             assert row["kl_mean"] == pytest.approx(float(row["method"][6:]))
 
 
+BEYOND = {
+    "archs": [[4]],
+    "ppo": {"fixed_clip": [0.1, 0.3], "meta_grid": [0.1, 0.3], "num_minibatches": 2},
+    "pbt": {"members": 2, "interval": 2},
+    "bierl": {"meta_population": 2, "meta_every": 3, "history": 2, "hidden": 4},
+}
+
+
+def test_beyond_the_seed_adds_pbt_bierl_and_ppo_meta_clip(tmp_path):
+    config = TrustRegionConfig(
+        name="tr", envs=[{**TINY_ENV, "beyond": BEYOND}], seed=0
+    )
+    options = driver.RunOptions(quiet=True, checkpoint_every=0)
+    run_dir, rows = start_run(TrustRegionExperiment(config), str(tmp_path), options)
+    by = {(r["arch"], r["method"]): r for r in rows}
+    extra = ("pbt", "bierl", "ppo-meta-clip", "ppo-fixed-0.1", "ppo-fixed-0.3")
+    for method in extra:
+        assert ("MLP(1, 4)", method) in by, method
+        assert ("MLP(0, 0)", method) not in by  # only the archs asked for
+    # PBT and BiERL set lambda inside kl_range; PPO's clip comes from its grid.
+    for method in ("pbt", "bierl"):
+        assert 0.001 - 1e-6 <= by["MLP(1, 4)", method]["kl_mean"] <= 0.3 + 1e-6
+    assert 0.1 - 1e-6 <= by["MLP(1, 4)", "ppo-meta-clip"]["kl_mean"] <= 0.3 + 1e-6
+    assert by["MLP(1, 4)", "ppo-fixed-0.3"]["kl_mean"] == pytest.approx(0.3)
+    assert by["MLP(1, 4)", "pbt"]["env_steps_ratio"] == 2.0
+    assert by["MLP(1, 4)", "bierl"]["env_steps_ratio"] == pytest.approx(5 / 3)
+    table = open(os.path.join(run_dir, "table.md")).read()
+    assert "Beyond the seed" in table and "xTRPO + BiERL on λ" in table
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -82,6 +112,11 @@ def test_trust_region_writes_tables_curves_and_a_reloadable_dataset(tmp_path):
         ({"dataset_runs": 0}, "dataset_runs"),
         ({"bogus": 1}, "bogus"),
         ({"env": "Pendulum-v1"}, "needs a task distribution"),
+        ({"beyond": {"bierl": {"meta_every": 2}}}, "must divide test_updates"),
+        ({"beyond": {"pbt": {"members": 1}}}, "members must be >= 2"),
+        ({"beyond": {"ppo": {"clip_range": [0.3, 0.1]}}}, "clip_range"),
+        ({"beyond": {"archs": [[7]]}}, "archs must be among"),
+        ({"beyond": {"pdt": {}}}, "pdt"),
     ],
 )
 def test_bad_trust_region_configs_are_refused_before_compiling(change, message):
@@ -92,7 +127,7 @@ def test_bad_trust_region_configs_are_refused_before_compiling(change, message):
 
 
 def test_the_named_experiments_build():
-    for name in ("trust-region", "trust-region-full"):
+    for name in ("trust-region", "trust-region-full", "trust-region-beyond"):
         kind, values = get_experiment(name)
         assert kind == "trust-region"
         TrustRegionConfig.from_dict(values)

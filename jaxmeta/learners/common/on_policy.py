@@ -17,6 +17,7 @@ from flax import struct
 
 from jaxmeta.learners.base import check_positive_ints
 from jaxmeta.learners.common.finish import finish_update
+from jaxmeta.learners.common.gae import gae_advantages
 from jaxmeta.learners.common.policy import PolicyHead, policy_head_for
 from jaxmeta.learners.common.rollout import (
     EnvCarry,
@@ -25,6 +26,8 @@ from jaxmeta.learners.common.rollout import (
     policy_input,
 )
 from jaxmeta.nets.mlp import Critic, check_activation
+
+MAX_HIDDEN_LAYERS = 3  # of the policies of seeds/002 (TRPO, episodic PPO)
 
 
 @struct.dataclass
@@ -52,6 +55,17 @@ def checked_hidden(hidden, activation: str) -> tuple[int, ...]:
         raise ValueError(f"hidden must be positive layer widths, got {hidden}")
     check_activation(activation)
     return tuple(int(h) for h in hidden)
+
+
+def check_linear_or_mlp(hidden) -> tuple[int, ...]:
+    """At most `MAX_HIDDEN_LAYERS` positive widths; () is a linear policy."""
+    widths = tuple(int(h) for h in hidden)
+    if len(widths) > MAX_HIDDEN_LAYERS or any(h <= 0 for h in widths):
+        raise ValueError(
+            f"hidden must be at most {MAX_HIDDEN_LAYERS} positive layer widths "
+            f"(() is a linear policy), got {hidden!r}"
+        )
+    return widths
 
 
 def float32_defaults(hparams_cls):
@@ -144,6 +158,42 @@ class OnPolicyLearner:
             policy_fn,
             self.normalize_obs,
         )
+
+    def _gae_batch(self, state, traj, env, hparams, valid=None) -> dict:
+        """The flattened update batch of a rollout [T, N]: obs, action,
+        log_prob, value, advantage (GAE, not normalised), target and weight,
+        each [T*N, ...] (valid: [T, N], 1 where a step counts, 0 for padding;
+        all ones by default). Truncated episodes bootstrap from V(final obs)
+        when the learner's `bootstrap_truncation` is set."""
+        critic, params = self._critic(), state.params
+        last_value = critic.apply(
+            params["critic"], policy_input(env, env.obs, self.normalize_obs)
+        )
+        rewards = traj.reward
+        if getattr(self, "bootstrap_truncation", False):
+            final_value = critic.apply(params["critic"], traj.final_obs)
+            rewards = rewards + hparams.gamma * final_value * traj.truncated
+        advantage, target = gae_advantages(
+            rewards,
+            traj.value,
+            traj.done,
+            last_value,
+            hparams.gamma,
+            hparams.gae_lambda,
+        )
+        weight = (
+            jnp.ones_like(rewards) if valid is None else valid.astype(rewards.dtype)
+        )
+        flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+        return {
+            "weight": flat(weight),
+            "obs": flat(traj.obs),
+            "action": flat(traj.action),
+            "log_prob": flat(traj.log_prob),
+            "value": flat(traj.value),
+            "advantage": flat(advantage),
+            "target": flat(target),
+        }
 
     def _finish_update(self, state, params, opt_state, env, stats, losses: dict):
         """The new state after one update, guarded (see `guard_update`), and
