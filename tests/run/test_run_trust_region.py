@@ -79,9 +79,7 @@ BEYOND = {
 
 
 def test_beyond_the_seed_adds_pbt_bierl_and_ppo_meta_clip(tmp_path):
-    config = TrustRegionConfig(
-        name="tr", envs=[{**TINY_ENV, "beyond": BEYOND}], seed=0
-    )
+    config = TrustRegionConfig(name="tr", envs=[{**TINY_ENV, "beyond": BEYOND}], seed=0)
     options = driver.RunOptions(quiet=True, checkpoint_every=0)
     run_dir, rows = start_run(TrustRegionExperiment(config), str(tmp_path), options)
     by = {(r["arch"], r["method"]): r for r in rows}
