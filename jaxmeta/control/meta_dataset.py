@@ -134,6 +134,17 @@ def to_tuples(runs: MetaRuns, select=None) -> Transitions:
     )
 
 
+def curves(runs: MetaRuns, groups: int = 1) -> dict:
+    """Learning curves of runs made of `groups` equal blocks: J [groups, R,
+    T + 1] (NaN for failed runs) and the controlled hparam [groups, R, T]."""
+    per_group = runs.returns.shape[0] // groups
+    returns = np.where(runs.failed[:, None], np.nan, runs.returns)
+    return {
+        "J": returns.reshape(groups, per_group, -1),
+        "kl": runs.action.reshape(groups, per_group, -1),
+    }
+
+
 def save(path, runs: MetaRuns) -> None:
     """Write the runs to an npz file (every field by name)."""
     np.savez_compressed(path, **runs._asdict())

@@ -288,10 +288,15 @@ class PBTLearner:
         source = jnp.where(parent >= 0, parent, jnp.arange(parent.shape[0]))
         return members, hparams, pbt_state, {"parent": parent, "source": source}
 
-    def act(self, key, state: PBTLearnerState, obs, deterministic: bool = False):
-        """The actions of the member with the best fitness over the last full
-        interval (or the current one before the first exploit)."""
+    def chosen_member(self, state: PBTLearnerState):
+        """[] int: the member with the best fitness over the last full
+        interval (or the current one before the first exploit), the one PBT
+        hands back."""
         running = jnp.where(state.episodes > 0, state.fitness, -jnp.inf)
-        best = jnp.argmax(jnp.where(jnp.isfinite(state.last), state.last, running))
+        return jnp.argmax(jnp.where(jnp.isfinite(state.last), state.last, running))
+
+    def act(self, key, state: PBTLearnerState, obs, deterministic: bool = False):
+        """The actions of `chosen_member`."""
+        best = self.chosen_member(state)
         member = jax.tree_util.tree_map(lambda x: x[best], state.members)
         return self.learner.act(key, member, obs, deterministic)

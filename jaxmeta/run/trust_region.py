@@ -32,12 +32,7 @@ from jaxmeta.envs import make
 from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 from jaxmeta.run import trust_region_beyond as beyond_mod
 from jaxmeta.run import trust_region_report as report_mod
-from jaxmeta.run.trust_region_config import (  # noqa: F401 (re-exported)
-    TASKS,
-    TrustRegionConfig,
-    arch_name,
-    check_env_spec,
-)
+from jaxmeta.run.trust_region_config import TASKS, TrustRegionConfig, arch_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,11 +226,15 @@ def run_env(key, setup: EnvSetup) -> dict:
         fixed_hp = _fixed_hparams(setup, arch, grid, runs_n)
         meta_hp = _meta_hparams(setup, arch, selected, runs_n)
         evaluation[arch] = {
-            "fixed": _curves(
+            "fixed": meta_dataset.curves(
                 _train(setup, arch, Constant(), runs, updates, fixed_hp), grid.size
             ),
-            "random": _curves(_train(setup, arch, random_kl, runs, updates)),
-            "meta": _curves(_train(setup, arch, setup.meta, runs, updates, meta_hp)),
+            "random": meta_dataset.curves(
+                _train(setup, arch, random_kl, runs, updates)
+            ),
+            "meta": meta_dataset.curves(
+                _train(setup, arch, setup.meta, runs, updates, meta_hp)
+            ),
             "trained": arch in setup.trained,
         }
     beyond = spec["beyond"]
@@ -256,14 +255,4 @@ def run_env(key, setup: EnvSetup) -> dict:
         "validation_scores": scores,
         "selected": best,
         "evaluation": evaluation,
-    }
-
-
-def _curves(runs, groups: int = 1) -> dict:
-    """J [groups, R, T + 1] (NaN for failed runs) and lambda [groups, R, T]."""
-    per_group = runs.returns.shape[0] // groups
-    returns = np.where(runs.failed[:, None], np.nan, runs.returns)
-    return {
-        "J": returns.reshape(groups, per_group, -1),
-        "kl": runs.action.reshape(groups, per_group, -1),
     }

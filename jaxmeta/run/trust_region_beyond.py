@@ -124,10 +124,7 @@ def pbt_curve(setup, learner, runs, config: dict) -> dict:
 
         def step(state, k):
             state, metrics = pbt.update(k, state, hparams, task)
-            running = jnp.where(state.episodes > 0, state.fitness, -jnp.inf)
-            last = jnp.isfinite(state.last)
-            chosen = jnp.argmax(jnp.where(last, state.last, running))
-            value = state.members.returns.mean(-1)[chosen]
+            value = state.members.returns.mean(-1)[pbt.chosen_member(state)]
             return state, (value, metrics["pbt/max_kl"])
 
         keys = jax.random.split(jax.random.fold_in(key, 1), updates)
@@ -197,12 +194,12 @@ def _ppo_runs(learner, controller, runs, updates, config, ctrl=None, clip=None):
 
 
 def _meta_curve(result: meta_dataset.MetaRuns) -> dict:
-    returns = np.where(result.failed[:, None], np.nan, result.returns)
-    return {"J": returns[None], "kl": result.action[None], "env_steps_ratio": 1.0}
+    return {**meta_dataset.curves(result), "env_steps_ratio": 1.0}
 
 
 def ppo_curves(key, setup, hidden_of: dict, draw, candidate, config) -> dict:
-    """The PPO meta-dataset, its FQI fit, and {arch: {method: curve}}."""
+    """The PPO meta-dataset of the trained archs and its FQI fit: returns
+    (EpisodicPPO per arch of `hidden_of`, the FQI controller, its params)."""
     spec = setup.spec
     key_data, key_fit = jax.random.split(key)
     clip_low, clip_high = (float(v) for v in config["clip_range"])
@@ -211,9 +208,8 @@ def ppo_curves(key, setup, hidden_of: dict, draw, candidate, config) -> dict:
     datasets = []
     for i, arch in enumerate(setup.trained):
         runs = draw(jax.random.fold_in(key_data, i), spec["dataset_runs"])
-        learner = learners.get(arch) or _ppo_learner(setup, hidden_of[arch], config)
         datasets.append(
-            _ppo_runs(learner, random_clip, runs, spec["train_updates"], config)
+            _ppo_runs(learners[arch], random_clip, runs, spec["train_updates"], config)
         )
     tuples = meta_dataset.to_tuples(meta_dataset.concatenate(datasets))
     meta = FQIController(
