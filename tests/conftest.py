@@ -21,6 +21,7 @@ os.environ.setdefault(
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "1")
 
 import jax  # noqa: E402
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
@@ -36,3 +37,24 @@ def _release_compiled_programs():
     sum once exceeded the kernel's map limit (a segfault mid-compile)."""
     yield
     jax.clear_caches()
+
+
+def _assert_member_matches(states, metrics, i, state_i, metrics_i, tol=1e-5):
+    """Member `i` of a vmapped run (`states`, `metrics`) equals the unbatched
+    run (`state_i`, `metrics_i`): every metric and every parameter leaf."""
+    for name in metrics_i:
+        np.testing.assert_allclose(
+            metrics[name][i], metrics_i[name], rtol=tol, atol=tol, err_msg=name
+        )
+    for a, b in zip(
+        jax.tree_util.tree_leaves(state_i.params),
+        jax.tree_util.tree_leaves(states.params),
+        strict=True,
+    ):
+        np.testing.assert_allclose(b[i], a, rtol=tol, atol=tol)
+
+
+@pytest.fixture
+def assert_member_matches():
+    """`assert_member_matches(states, metrics, i, state_i, metrics_i)`."""
+    return _assert_member_matches

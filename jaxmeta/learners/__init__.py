@@ -1,6 +1,7 @@
 """Inner RL learners: static config dataclasses with traced hyperparameters."""
 
 from jaxmeta.learners.base import hparams_with, train, train_from
+from jaxmeta.learners.dqn import DQN, DQNHParams
 from jaxmeta.learners.es import ES, ESHParams
 from jaxmeta.learners.esac import ESAC, ESACHParams
 from jaxmeta.learners.nsr_es import NSRES, NSRHParams
@@ -13,6 +14,8 @@ from jaxmeta.learners.trpo import TRPO, TRPOHParams
 from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 
 __all__ = [
+    "DQN",
+    "DQNHParams",
     "ES",
     "ESAC",
     "ESACHParams",

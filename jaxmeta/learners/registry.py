@@ -1,5 +1,6 @@
 """Name -> learner class, so tests and the CLI can iterate over every learner."""
 
+from jaxmeta.learners.dqn import DQN
 from jaxmeta.learners.es import ES
 from jaxmeta.learners.esac import ESAC
 from jaxmeta.learners.nsr_es import NSRES
@@ -12,6 +13,7 @@ from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 from jaxmeta.validation import checked_fields, unknown_name
 
 LEARNERS = {
+    "dqn": DQN,
     "es": ES,
     "esac": ESAC,
     "nsr_es": NSRES,

@@ -28,7 +28,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxmeta.learners.base import check_positive_ints, env_steps
+from jaxmeta.learners.base import env_steps
 from jaxmeta.learners.common.critics import (
     TwinQ,
     clipped_double_q_target,
@@ -36,8 +36,12 @@ from jaxmeta.learners.common.critics import (
     twin_q_loss,
 )
 from jaxmeta.learners.common.finish import finish_update
-from jaxmeta.learners.common.on_policy import checked_hidden, float32_defaults
-from jaxmeta.learners.common.policy import PolicyHead, policy_head_for, squash_to_bounds
+from jaxmeta.learners.common.off_policy import (
+    ReplayLearnerConfig,
+    check_off_policy_config,
+)
+from jaxmeta.learners.common.on_policy import float32_defaults
+from jaxmeta.learners.common.policy import PolicyHead, squash_to_bounds
 from jaxmeta.learners.common.replay import (
     ReplayBuffer,
     replay_add,
@@ -89,7 +93,7 @@ def _sample_pre_squash(mean, log_std, noise):
 
 
 @dataclasses.dataclass(frozen=True)
-class SAC:
+class SAC(ReplayLearnerConfig):
     """Static SAC config. `env`: a gymnax-contract env with a Box action space;
     `num_envs x num_steps` env steps and `gradient_steps` SAC steps per update;
     `learning_starts` env steps of random actions before gradient steps count."""
@@ -103,8 +107,7 @@ class SAC:
     learning_starts: int = 1_000
     hidden: tuple[int, ...] = (256, 256)
     activation: str = "relu"
-    # Built once here, outside any trace: some envs (brax) build their action
-    # space from jnp arrays, which are tracers when read inside jit.
+    # Built by check_off_policy_config, outside any trace.
     _head: PolicyHead = dataclasses.field(init=False, repr=False, compare=False)
 
     hparam_domains = {
@@ -117,42 +120,7 @@ class SAC:
     }
 
     def __post_init__(self):
-        check_positive_ints(
-            num_envs=self.num_envs,
-            num_steps=self.num_steps,
-            gradient_steps=self.gradient_steps,
-            buffer_capacity=self.buffer_capacity,
-            batch_size=self.batch_size,
-        )
-        starts = self.learning_starts
-        if not isinstance(starts, int) or isinstance(starts, bool) or starts < 0:
-            raise ValueError(
-                f"learning_starts must be a non-negative integer, got {starts!r}"
-            )
-        if self.buffer_capacity < self.steps_per_update:
-            raise ValueError(
-                f"buffer_capacity ({self.buffer_capacity}) must hold one update's "
-                f"num_envs * num_steps = {self.steps_per_update} transitions"
-            )
-        object.__setattr__(self, "hidden", checked_hidden(self.hidden, self.activation))
-        object.__setattr__(
-            self, "_head", policy_head_for(self.env, self.env.default_params)
-        )
-        if self.head.discrete:
-            raise ValueError(
-                "SAC needs a continuous (Box) action space; "
-                f"{getattr(self.env, 'name', type(self.env).__name__)} has "
-                f"{self.head.action_dim} discrete actions"
-            )
-
-    @property
-    def steps_per_update(self) -> int:
-        return self.num_envs * self.num_steps
-
-    @property
-    def head(self) -> PolicyHead:
-        """Static action shapes (the bounds come from the env carry)."""
-        return self._head
+        check_off_policy_config(self, discrete=False)
 
     def _actor(self):
         return SquashedGaussianActor(self.head.action_dim, self.hidden, self.activation)
@@ -330,6 +298,7 @@ class SAC:
             flat(traj.reward),
             flat(traj.final_obs),
             flat(jnp.logical_and(traj.done, jnp.logical_not(traj.truncated))),
+            flat(traj.done),
         )
         count = state.update_count + 1
         active = env_steps(count, self.steps_per_update) >= self.learning_starts

@@ -27,7 +27,9 @@ def _member(tree, i):
     return jax.tree_util.tree_map(lambda x: x[i], tree)
 
 
-def test_chunked_population_equals_unbatched_train_per_member(key):
+def test_chunked_population_equals_unbatched_train_per_member(
+    key, assert_member_matches
+):
     env, env_params = make("CartPole-v1")
     learner = PPO(
         env, num_envs=4, num_steps=16, num_epochs=2, num_minibatches=2, hidden=(16, 16)
@@ -51,16 +53,7 @@ def test_chunked_population_equals_unbatched_train_per_member(key):
         state_i, metrics_i = single_train(
             learner, keys[i], _member(hparams, i), env_params, 6
         )
-        for name, value in metrics_i.items():
-            np.testing.assert_allclose(
-                metrics[name][i], value, rtol=1e-5, atol=1e-5, err_msg=name
-            )
-        for a, b in zip(
-            jax.tree_util.tree_leaves(state_i.params),
-            jax.tree_util.tree_leaves(states.params),
-            strict=True,
-        ):
-            np.testing.assert_allclose(b[i], a, rtol=1e-5, atol=1e-5)
+        assert_member_matches(states, metrics, i, state_i, metrics_i)
 
 
 def test_a_task_per_member_and_bounds_from_each_members_task(key):

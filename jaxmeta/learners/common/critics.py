@@ -52,9 +52,11 @@ class TwinQ(nn.Module):
 
 
 def polyak_update(target_params, online_params, tau):
-    """`target + tau * (online - target)` leaf by leaf; tau in [0, 1] (traced)."""
+    """`(1 - tau) * target + tau * online` leaf by leaf; tau in [0, 1] (traced).
+    In this form tau = 1 copies the online params exactly (a hard update) and
+    tau = 0 keeps the target exactly."""
     return jax.tree_util.tree_map(
-        lambda t, o: t + tau * (o - t), target_params, online_params
+        lambda t, o: (1.0 - tau) * t + tau * o, target_params, online_params
     )
 
 
