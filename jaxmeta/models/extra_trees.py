@@ -7,8 +7,9 @@ reduction of the weighted squared error, and stops below n_min samples, when its
 targets are constant, or at `max_depth`.
 
 Trees grow breadth-first: one level of every tree is a handful of segment
-reductions over the samples (`tree_growth.py`, `tree_split.py`), with no per-node
-Python loop. Children are allocated in pairs after the level's nodes, so a tree of
+reductions over the samples of its splittable nodes (`tree_growth.py`,
+`tree_split.py`, `tree_partition.py`), with no per-node Python loop. Children
+are allocated in pairs after the level's nodes, so a tree of
 n samples needs at most 2n - 1 nodes; a leaf stores the weighted mean of its
 samples. Prediction walks `max_depth` gather steps; leaves point to themselves.
 
@@ -21,12 +22,14 @@ its nodes, so a vmapped fit equals the single fits exactly.
 
 import dataclasses
 import functools
+import math
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from jaxmeta.models.tree_growth import grow_trees
+from jaxmeta.models.tree_split import signed_table
 from jaxmeta.types import Array, Key
 
 # Prediction checks whether every point has reached a leaf this often.
@@ -158,11 +161,12 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
         # samples each, so a level has at most 1 / psi of them (and n / 2):
         # FQI's psi of 1e-3 to 1e-2 keeps every level's tables small.
         slots_per_tree = max(min(n // 2, int(1.0 / split) + 1), 1)
+        min_rows = max(2, math.ceil(split * n - 1e-6))  # without padding
     else:
         min_split = jnp.full(num_datasets, split, jnp.float32)
         slots_per_tree = max(n // split, 1)
-    table = jnp.concatenate([x, y[..., None], weights[..., None]], axis=-1)
-    table = jnp.pad(table, ((0, 0), (0, 0), (0, (-table.shape[-1]) % 8)))
+        min_rows = split
+    signed, targets = signed_table(x, y, weights), jnp.stack([y, weights], -1)
     num_trees = num_datasets * config.num_trees
     per_chunk = config.trees_per_batch
     if per_chunk is None:
@@ -178,12 +182,14 @@ def _grow_forest(config, num_features, max_nodes, seeds, x, y, weights):
 
     def grow_chunk(chunk):  # -> 4 x [per_chunk, max_nodes]
         chunk_seeds, chunk_dataset = chunk
-        chunk_table, tree_dataset = table, chunk_dataset
+        tables, tree_dataset = (signed, targets), chunk_dataset
         if per_chunk == 1:  # the loop then gathers from one dataset's rows only
-            chunk_table, tree_dataset = table[chunk_dataset], jnp.zeros(1, jnp.int32)
+            tables = (signed[chunk_dataset], targets[chunk_dataset])
+            tree_dataset = jnp.zeros(1, jnp.int32)
         return grow_trees(
-            chunk_seeds, tree_dataset, chunk_table, min_split[chunk_dataset],
-            num_features, config.max_depth, max_nodes, slots_per_tree, x.shape[-1],
+            chunk_seeds, tree_dataset, *tables, min_split[chunk_dataset],
+            num_features, config.max_depth, max_nodes, slots_per_tree, min_rows,
+            x.shape[-1],
         )  # fmt: skip
 
     chunks = (chunked(seeds.reshape(-1)), chunked(tree_dataset))

@@ -4,13 +4,17 @@ Every tree owns a block of n positions. A position holds one sample (a row of th
 shared data table) and the id of the sample's node; the samples of a node always
 sit contiguously, because a split stably partitions its node's range into the
 left child's samples then the right child's, as scikit-learn's splitter does.
-Segment reductions then write to nearby rows, which is what makes them cheap on
-CPU, where scattering into large tables is bound by memory traffic.
 
-A level handles the frontier (the nodes made by the previous level). Frontier
-nodes that may split (at least n_min valid samples) get compact slots, at most
-n // max(2, n_min) a tree, so no per-level table spans the 2n - 1 nodes of a
-tree. `tree_split.best_splits` draws and scores each slot's K random cuts.
+A level touches only the samples of nodes that may still split (at least n_min
+valid samples): the live list holds their positions in position order, so each
+such node's samples are contiguous in it too. A level gathers the live rows
+into the smallest of a few static table sizes that holds them, draws and
+scores each node's K random cuts (`tree_split.best_splits`), partitions the
+split nodes' samples (`tree_partition.py`), and keeps in the next live list
+only the children that may split. Leaves' samples are never touched again, so
+deep levels, where most samples already sit in leaves, cost what their live
+samples cost. The splittable nodes of a tree get compact slots, at most
+`slots_per_tree`, so no per-level table spans the 2n - 1 nodes of a tree.
 """
 
 from typing import NamedTuple
@@ -18,255 +22,118 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxmeta.models.tree_partition import (
+    MEAN,
+    NODE_FIELDS,
+    SIZE,
+    Level,
+    next_level,
+)
 from jaxmeta.models.tree_split import best_splits
 from jaxmeta.types import Array
 
-# Columns of the int32 frontier table: the node's first position in its tree's
-# block, its number of positions, of valid samples, and its mean (float bits).
-START, SIZE, COUNT, MEAN = range(4)
-
-
-class Level(NamedTuple):
-    """The loop state between levels (P trees, rows = P * n positions)."""
-
-    depth: Array  # [] int32, levels grown
-    order: Array  # [rows] the table row of each position's sample
-    node: Array  # [rows] local node id of each position's sample
-    nodes: Array  # [P * max_nodes, 3] int32: feature, left child, threshold bits
-    frontier: Array  # [rows, 4] nodes made by the last level (START .. MEAN)
-    start: Array  # [P] local id of each tree's first frontier node
-    end: Array  # [P] one past its last node
-
 
 class Layout(NamedTuple):
-    """Static shapes and per-position constants of one growth problem."""
+    """Static shapes and per-tree constants of one growth problem."""
 
     num_trees: int
     n: int  # positions per tree
     max_nodes: int
     input_dim: int
-    table: Array  # [B * n, width]
-    tree_of_position: Array  # [rows]
-    block_start: Array  # [rows] first position of the position's tree
-    local_position: Array  # [rows] position within its tree's block
-    node_offset: Array  # [P] first row of each tree in `nodes`
-    row_min_split: Array  # [rows] n_min of the position's tree
+    signed: Array  # [B * n, 2, width], `tree_split.signed_table`
+    targets: Array  # [B * n, 2] y and weight
+    min_split: Array  # [P] n_min of each tree
 
     @property
     def rows(self) -> int:
         return self.num_trees * self.n
 
-    @property
-    def weight_column(self) -> int:
-        return self.input_dim + 1
 
-
-class Slots(NamedTuple):
-    """The compact table of a level's splittable nodes (S = P * bound)."""
-
-    compact: Array  # [rows] slot of each frontier entry (S = cannot split)
-    source: Array  # [S] flat frontier index of each slot
-    live: Array  # [S] bool: the slot holds a node
-    frontier: Array  # [S, 4] the slot's frontier row
-    mean: Array  # [S] float32 node mean
-    tree: Array  # [S] tree of each slot
-    size: int  # S
-
-
-def _slots(layout: Layout, frontier, per_tree: int) -> Slots:
-    """Compact slots for the frontier nodes with at least n_min samples."""
-    num_trees, n = layout.num_trees, layout.n
-    size = num_trees * per_tree
-    tree = jnp.repeat(jnp.arange(num_trees), per_tree)
-    slot_in_tree = jnp.tile(jnp.arange(per_tree), num_trees)
-    may_split = (frontier[:, COUNT] >= layout.row_min_split).reshape(num_trees, n)
-    may_split_int = may_split.astype(jnp.int32)
-    compact = jnp.cumsum(may_split_int, axis=1) - may_split_int
-    compact = jnp.where(
-        may_split, compact + per_tree * jnp.arange(num_trees)[:, None], size
-    ).reshape(-1)
-    source = (
-        jnp.zeros(size, jnp.int32).at[compact].set(jnp.arange(layout.rows), mode="drop")
-    )
-    live = slot_in_tree < jnp.sum(may_split_int, axis=1)[tree]
-    slot_frontier = frontier[source]
-    mean = jax.lax.bitcast_convert_type(slot_frontier[:, MEAN], jnp.float32)
-    return Slots(compact, source, live, slot_frontier, mean, tree, size)
-
-
-def _slot_of_positions(layout: Layout, state: Level, slots: Slots):
-    """[rows] slot of each position's node (slots.size if it cannot split),
-    and the same clipped to a valid index."""
-    relative = state.node - state.start[layout.tree_of_position]
-    in_frontier = relative >= 0
-    index = jnp.where(in_frontier, layout.block_start + relative, 0)
-    slot = jnp.where(in_frontier, slots.compact[index], slots.size)
-    return slot, jnp.minimum(slot, slots.size - 1)
-
-
-def _record_splits(layout, state, slots, split, feature, threshold, new_left):
-    """Write (feature, left child, threshold) of every split node."""
-    node_id = state.start[slots.tree] + slots.source - slots.tree * layout.n
-    target = jnp.where(
-        split,
-        layout.node_offset[slots.tree] + node_id,
-        layout.num_trees * layout.max_nodes,
-    )
-    threshold_bits = jax.lax.bitcast_convert_type(threshold, jnp.int32)
-    values = jnp.stack([feature, new_left, threshold_bits], 1)
-    return state.nodes.at[target].set(values, mode="drop")
-
-
-def _partition(layout, state, data, slots, slot, safe_slot, split, feature,
-               threshold, new_left):  # fmt: skip
-    """Stable partition of every split node's positions: left samples first.
-    Returns (order, node) of the next level and in_left [S, 2], the left
-    child's positions and valid samples per slot."""
-    splitting = (slot < slots.size) & split[safe_slot]
-    chosen = jnp.take_along_axis(data, feature[safe_slot][:, None], 1)[:, 0]
-    goes_right = chosen > threshold[safe_slot]
-    left = splitting & ~goes_right
-    left_valid = left & (data[:, layout.weight_column] > 0)
-    before = jnp.cumsum(jnp.stack([left, left_valid], 1).astype(jnp.int32), 0)
-    before = jnp.concatenate([jnp.zeros((1, 2), jnp.int32), before])
-    first = slots.tree * layout.n + slots.frontier[:, START]  # global position
-    in_left = before[first + slots.frontier[:, SIZE]] - before[first]
-    left_rank = before[:-1, 0] - before[first[safe_slot], 0]
-    node_start = slots.frontier[safe_slot, START]
-    new_position = jnp.where(
-        goes_right,
-        layout.local_position + in_left[safe_slot, 0] - left_rank,
-        node_start + left_rank,
-    )
-    new_position = jnp.where(splitting, new_position, layout.local_position)
-    new_node = jnp.where(
-        splitting, new_left[safe_slot] + goes_right.astype(jnp.int32), state.node
-    )
-    moved = (
-        jnp.zeros((layout.rows, 2), jnp.int32)
-        .at[layout.block_start + new_position]
-        .set(jnp.stack([state.order, new_node], 1), unique_indices=True)
-    )
-    return moved[:, 0], moved[:, 1], in_left
-
-
-def _children(layout, slots, split, rank, in_left, sums):
-    """The next frontier: each split node's two children, in creation order."""
-    weight_left, residual_left, weight, residual = sums
-    mean_left = slots.mean + residual_left / jnp.maximum(weight_left, 1e-30)
-    mean_right = slots.mean + (residual - residual_left) / jnp.maximum(
-        weight - weight_left, 1e-30
-    )
-    start, size, count = (slots.frontier[:, c] for c in (START, SIZE, COUNT))
-    left_child = jnp.stack(
-        [start, in_left[:, 0], in_left[:, 1],
-         jax.lax.bitcast_convert_type(mean_left, jnp.int32)], 1,
+def _grow_level(layout, seeds, num_features, bound, per_tree, state: Level):
+    """One level on the first `bound` entries of the live list (it holds at
+    most that many) with `per_tree` slots a tree: score each splittable node's
+    K cuts, record the splits and make the next level."""
+    live = state.live[:bound]
+    filled = jnp.arange(bound) < state.num_live
+    tree = live[:, 0] // layout.n if layout.num_trees > 1 else 0
+    num_slots = layout.num_trees * per_tree
+    slot = jnp.where(filled, tree * per_tree + live[:, 1], num_slots)
+    safe_slot = jnp.minimum(slot, num_slots - 1)
+    order = state.order[live[:, 0]]
+    signed, targets = layout.signed[order], layout.targets[order]
+    frontier = state.frontier[:, :per_tree].reshape(num_slots, NODE_FIELDS)
+    mean = jax.lax.bitcast_convert_type(frontier[:, MEAN], jnp.float32)
+    split, feature, threshold, sums = best_splits(
+        signed, targets, slot, safe_slot, mean, frontier[:, SIZE] > 0,
+        seeds[:, None, None], state.depth, num_features, per_tree,
+        layout.input_dim,
     )  # fmt: skip
-    right_child = jnp.stack(
-        [start + in_left[:, 0], size - in_left[:, 0], count - in_left[:, 1],
-         jax.lax.bitcast_convert_type(mean_right, jnp.int32)], 1,
+    return next_level(
+        layout, state, signed[:, 1], targets[:, 1], order, filled, safe_slot,
+        frontier, mean, split, feature, threshold, sums, per_tree,
     )  # fmt: skip
-    child = jnp.where(split, slots.tree * layout.n + 2 * rank, layout.rows)
-    return (
-        jnp.zeros((layout.rows, 4), jnp.int32)
-        .at[jnp.concatenate([child, child + 1])]
-        .set(jnp.concatenate([left_child, right_child]), mode="drop")
-    )
 
 
-def _scored_splits(layout, data, slot, slots, seeds, depth, num_features, per_tree):
-    """`best_splits` on the rows of splittable nodes only: they are gathered
-    into the smallest of a few static table sizes that holds them, so deep
-    levels, where most rows already sit in leaves, cost what their live rows
-    cost. Per-slot results do not depend on the rows' order (reductions by
-    slot; random numbers keyed by slot and depth)."""
-    rows = layout.rows
-    live_row = slot < slots.size
-    count = jnp.sum(live_row)
-    bounds = sorted({max(rows // 16, 1), max(rows // 4, 1), rows})
-
-    def score(bound):
-        def run(_):
-            if bound == rows:
-                rows_data, rows_slot = data, slot
-            else:
-                rank = jnp.cumsum(live_row) - 1
-                target = jnp.where(live_row, rank, bound)
-                index = (
-                    jnp.zeros(bound, jnp.int32)
-                    .at[target]
-                    .set(jnp.arange(rows), mode="drop")
-                )
-                filled = jnp.arange(bound) < count
-                rows_data = data[index]
-                rows_slot = jnp.where(filled, slot[index], slots.size)
-            return best_splits(
-                rows_data, rows_slot, jnp.minimum(rows_slot, slots.size - 1),
-                slots.mean, slots.live, seeds[:, None, None], depth, num_features,
-                per_tree, layout.input_dim,
-            )  # fmt: skip
-
-        return run
-
-    tier = jnp.sum(count > jnp.array(bounds[:-1]))
-    return jax.lax.switch(tier, [score(b) for b in bounds], None)
-
-
-def _grow_level(layout, seeds, num_features, per_tree, state: Level) -> Level:
-    """One level: score each splittable node's K cuts, record the splits,
-    partition their samples and make the next frontier."""
-    data = layout.table[state.order]  # [rows, width], in position order
-    slots = _slots(layout, state.frontier, per_tree)
-    slot, safe_slot = _slot_of_positions(layout, state, slots)
-    split, feature, threshold, sums = _scored_splits(
-        layout, data, slot, slots, seeds, state.depth, num_features, per_tree
-    )
-    split_int = split.astype(jnp.int32).reshape(layout.num_trees, per_tree)
-    rank = (jnp.cumsum(split_int, axis=1) - split_int).reshape(-1)
-    new_left = state.end[slots.tree] + 2 * rank  # local id of the left child
-    nodes = _record_splits(layout, state, slots, split, feature, threshold, new_left)
-    order, node, in_left = _partition(
-        layout, state, data, slots, slot, safe_slot, split, feature, threshold,
-        new_left,
-    )  # fmt: skip
-    frontier = _children(layout, slots, split, rank, in_left, sums)
-    new_end = state.end + 2 * jnp.sum(split_int, axis=1)
-    return Level(state.depth + 1, order, node, nodes, frontier, state.end, new_end)
-
-
-def _initial_level(layout: Layout, tree_dataset) -> Level:
+def _initial_level(layout: Layout, tree_dataset, max_slots: int) -> Level:
     """Every tree's root (all n positions) as the first frontier."""
     num_trees, n = layout.num_trees, layout.n
     order = (tree_dataset[:, None] * n + jnp.arange(n)).reshape(-1)
-    data = layout.table[order].reshape(num_trees, n, -1)
-    weights = data[..., layout.weight_column]
-    weighted_y = weights * data[..., layout.input_dim]
+    y, weights = layout.targets[order].reshape(num_trees, n, 2).transpose(2, 0, 1)
+    weighted_y = weights * y
     root_mean = jnp.sum(weighted_y, 1) / jnp.maximum(jnp.sum(weights, 1), 1e-30)
+    count = jnp.sum(weights > 0, 1).astype(jnp.int32)
+    may_split = count >= layout.min_split
     root = jnp.stack(
-        [jnp.zeros(num_trees, jnp.int32), jnp.full(num_trees, n, jnp.int32),
-         jnp.sum(weights > 0, 1).astype(jnp.int32),
+        [jnp.zeros(num_trees, jnp.int32), jnp.zeros(num_trees, jnp.int32),
+         jnp.full(num_trees, n, jnp.int32), count,
          jax.lax.bitcast_convert_type(root_mean, jnp.int32)], 1,
     )  # fmt: skip
-    frontier = jnp.zeros((num_trees, n, 4), jnp.int32).at[:, 0].set(root)
+    root = jnp.where(may_split[:, None], root, 0)
+    frontier = jnp.zeros((num_trees, max_slots, NODE_FIELDS), jnp.int32)
+    # The live list: every position of the trees whose root may split.
+    offset = jnp.cumsum(may_split * n) - may_split * n
+    position = jnp.arange(layout.rows)
+    target = offset[position // n] + position % n
+    target = jnp.where(may_split[position // n], target, layout.rows)
+    live = jnp.zeros((layout.rows, 2), jnp.int32).at[target, 0].set(position)
     unsplit = jnp.array([-1, 0, 0], jnp.int32)
     return Level(
         depth=jnp.int32(0),
         order=order,
         node=jnp.zeros(layout.rows, jnp.int32),
         nodes=jnp.tile(unsplit, (num_trees * layout.max_nodes, 1)),
-        frontier=frontier.reshape(layout.rows, 4),
-        start=jnp.zeros(num_trees, jnp.int32),
+        live=live,
+        num_live=jnp.sum(may_split * n),
+        num_slots=jnp.any(may_split).astype(jnp.int32),
+        frontier=frontier.at[:, 0].set(root),
         end=jnp.ones(num_trees, jnp.int32),
     )
 
 
+def _tiers(rows: int, n: int, slots_per_tree: int, min_rows: int):
+    """Static (live rows, slots a tree) sizes a level may run at, cheapest
+    first; a level runs at the first that holds its live rows and its trees'
+    splittable nodes, and the last holds any level. A tree's live rows fill at
+    most min(n, live rows) // n_min slots (min_rows stands for n_min: where
+    padding lowers n_min, a level may need a larger size); early levels have
+    few nodes."""
+    most = max(min(slots_per_tree, n // 2), 1)
+    tiers = []
+    for bound in (rows // 16, rows // 4, rows // 2):
+        per_tree = min(most, min(n, bound) // max(min_rows, 2))
+        if bound >= 1 and per_tree >= 1:
+            tiers.append((bound, per_tree))
+    tiers += [(rows, max(most // 8, 1)), (rows, most)]
+    return sorted(set(tiers))
+
+
 def _leaf_values(layout: Layout, state: Level):
     """[P * max_nodes] weighted mean of each leaf's samples (0 elsewhere)."""
-    data = layout.table[state.order]
-    weight = data[:, layout.weight_column]
+    y, weight = layout.targets[state.order].T
+    tree = jnp.arange(layout.rows) // layout.n
     leaf_weight, leaf_weighted_y = jax.ops.segment_sum(
-        jnp.stack([weight, weight * data[:, layout.input_dim]], 1),
-        layout.node_offset[layout.tree_of_position] + state.node,
+        jnp.stack([weight, weight * y], 1),
+        tree * layout.max_nodes + state.node,
         num_segments=layout.num_trees * layout.max_nodes,
     ).T
     return jnp.where(
@@ -275,16 +142,18 @@ def _leaf_values(layout: Layout, state: Level):
 
 
 def grow_trees(
-    seeds, tree_dataset, table, min_split, num_features, max_depth, max_nodes,
-    slots_per_tree, input_dim,
+    seeds, tree_dataset, signed, targets, min_split, num_features, max_depth, max_nodes,
+    slots_per_tree, min_rows, input_dim,
 ):  # fmt: skip
     """Grow P trees side by side, each on one dataset of a shared table.
 
     seeds: [P] uint32; tree_dataset: [P] int32, the dataset of each tree;
-    table: [B, n, width] rows (x [d], y, weight, then zeros up to width: rows of
-    a multiple of 8 floats gather faster), weight 0 = padding; min_split: [P]
+    signed: [B, n, 2, width] the datasets' rows (`tree_split.signed_table`);
+    targets: [B, n, 2] their y and weight, weight 0 = padding; min_split: [P]
     float, n_min of each tree; slots_per_tree: a static bound on the nodes of a
-    level that may split (n // 2 always holds); input_dim: d.
+    level that may split (n // 2 always holds); min_rows: the n_min expected
+    (a level that has more nodes than this implies just runs slower); input_dim:
+    d.
 
     Returns (feature, threshold, left_child, value), each [P, max_nodes]:
     feature -1 marks a leaf, a sample goes right when x[feature] > threshold,
@@ -292,40 +161,35 @@ def grow_trees(
     leaf's samples.
     """
     num_trees = seeds.shape[0]
-    _, n, width = table.shape
+    n = targets.shape[1]
     layout = Layout(
         num_trees=num_trees,
         n=n,
         max_nodes=max_nodes,
         input_dim=input_dim,
-        table=table.reshape(-1, width),
-        tree_of_position=jnp.repeat(jnp.arange(num_trees), n),
-        block_start=jnp.repeat(jnp.arange(num_trees), n) * n,
-        local_position=jnp.tile(jnp.arange(n), num_trees),
-        node_offset=jnp.arange(num_trees) * max_nodes,
-        row_min_split=jnp.repeat(min_split, n),
+        signed=signed.reshape(-1, 2, signed.shape[-1]),
+        targets=targets.reshape(-1, 2),
+        min_split=min_split,
     )
-    # Most levels have far fewer splittable nodes than the bound; a smaller
-    # table makes them cheaper, and the bound holds for the others.
-    bounds = sorted({max(n // 8, 1), slots_per_tree})
-    bounds = [bound for bound in bounds if bound <= slots_per_tree]
+    tiers = _tiers(layout.rows, n, slots_per_tree, min_rows)
+    max_live, max_slots = (jnp.array(bound) for bound in zip(*tiers, strict=True))
 
     def level(state: Level) -> Level:
-        def grow(bound):
-            return lambda s: _grow_level(layout, seeds, num_features, bound, s)
+        def grow(bound, per_tree):
+            return lambda s: _grow_level(
+                layout, seeds, num_features, bound, per_tree, s
+            )
 
-        if len(bounds) == 1:
-            return grow(bounds[0])(state)
-        may_split = state.frontier[:, COUNT] >= layout.row_min_split
-        most = jnp.max(jnp.sum(may_split.reshape(num_trees, n), axis=1))
-        tier = jnp.sum(most > jnp.array(bounds[:-1]))
-        return jax.lax.switch(tier, [grow(b) for b in bounds], state)
+        fits = (state.num_live <= max_live) & (state.num_slots <= max_slots)
+        branches = [grow(bound, per_tree) for bound, per_tree in tiers]
+        return jax.lax.switch(jnp.argmax(fits), branches, state)
 
     def growing(state: Level):
-        return (state.depth < max_depth) & jnp.any(state.end > state.start)
+        return (state.depth < max_depth) & (state.num_live > 0)
 
     # A while loop stops at the deepest leaf; fitting is never differentiated.
-    state = jax.lax.while_loop(growing, level, _initial_level(layout, tree_dataset))
+    start = _initial_level(layout, tree_dataset, tiers[-1][1])
+    state = jax.lax.while_loop(growing, level, start)
     value = _leaf_values(layout, state)
     nodes = state.nodes.reshape(num_trees, max_nodes, 3)
     threshold = jax.lax.bitcast_convert_type(nodes[..., 2], jnp.float32)

@@ -158,3 +158,31 @@ def test_padding_changes_nothing_with_a_fractional_min_split(key):
     padded = forest.predict(forest.fit(key, x_pad, y_pad, weights), x_test)
     # n_min = ceil(0.05 * valid samples) = 6 on both; padding is never counted.
     np.testing.assert_array_equal(plain, padded)
+
+
+def test_eight_features_fit_the_same_padded_vmapped_or_not(key):
+    # K = d = 8 leaves no spare column in the padded candidate tables (a
+    # different path from K = 2 of 3 above); a few samples per node make deep,
+    # unbalanced trees whose last levels hold few live samples.
+    rng = np.random.default_rng(8)
+    x = np.round(rng.uniform(-2, 2, (200, 8))).astype(np.float32)  # many ties
+    y = (x[:, 0] * x[:, 1] + 0.1 * rng.standard_normal(200)).astype(np.float32)
+    forest = ExtraTrees(num_trees=3, min_samples_split=3)
+    x_pad = np.concatenate([x, np.full((40, 8), -9.0, np.float32)])
+    y_pad = np.concatenate([y, np.full(40, 9.0, np.float32)])
+    weights = np.concatenate([np.ones(200), np.zeros(40)])
+    fit = jax.jit(forest.fit)
+    plain = fit(key, x_pad[:200], y_pad[:200])
+    padded = fit(key, x_pad, y_pad, weights)
+    batched = jax.jit(jax.vmap(forest.fit))(
+        jnp.stack([key, key]), jnp.stack([x_pad, x_pad]),
+        jnp.stack([y_pad, y_pad]), jnp.stack([weights, np.ones(240)]),
+    )  # fmt: skip
+    for field in ("feature", "threshold", "left_child", "value"):
+        kept = getattr(plain, field)
+        np.testing.assert_array_equal(getattr(padded, field)[:, : kept.shape[1]], kept)
+        np.testing.assert_array_equal(
+            getattr(batched, field)[0], getattr(padded, field)
+        )
+    unpadded = fit(key, x_pad, y_pad, np.ones(240))
+    np.testing.assert_array_equal(batched.value[1], unpadded.value)
