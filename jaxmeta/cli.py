@@ -26,6 +26,7 @@ def _cmd_list(_args) -> int:
     from jaxmeta.learners import LEARNERS
     from jaxmeta.run.catalog import EXPERIMENTS, KINDS
     from jaxmeta.search import registered_names as searcher_names
+    from jaxmeta.search.successive_halving import METHODS
 
     print("experiments (jaxmeta run NAME):")
     width = max(len(n) for n in EXPERIMENTS)
@@ -34,6 +35,7 @@ def _cmd_list(_args) -> int:
     print(f"experiment kinds (config files): {', '.join(sorted(KINDS))}")
     print(f"learners: {', '.join(sorted(LEARNERS))}")
     print(f"searchers: {', '.join(searcher_names())}")
+    print(f"multi-fidelity searchers (tune): {', '.join(METHODS)}")
     print(f"envs: {', '.join(env_names())}")
     return 0
 

@@ -24,9 +24,11 @@ CONFIG_FILE = "config.json"
 
 
 def _tune_experiment(config):
-    from jaxmeta.run.tune import TuneExperiment
+    # Multi-fidelity searchers (successive halving, Hyperband) run their own
+    # experiment on the same config; see run.multi_fidelity.
+    from jaxmeta.run.multi_fidelity import tune_experiment
 
-    return TuneExperiment(config)
+    return tune_experiment(config)
 
 
 def _pbt_experiment(config):

@@ -106,7 +106,15 @@ def init_population(learner, keys, hparams, env_params, per_member_tasks: bool):
         return learner.init(key_init, hp, task), key_updates
 
     task_axis = 0 if per_member_tasks else None
-    return jax.vmap(init_one, in_axes=(0, 0, task_axis))(keys, hparams, env_params)
+    states, keys_updates = jax.vmap(init_one, in_axes=(0, 0, task_axis))(
+        keys, hparams, env_params
+    )
+    # Some envs reset to weakly typed leaves (Pendulum's last_u); an update
+    # makes them strong, so the first chunk would compile a program of its own.
+    states = jax.tree_util.tree_map(
+        lambda x: jax.lax.convert_element_type(x, x.dtype), states
+    )
+    return states, keys_updates
 
 
 def train_chunk(
@@ -246,14 +254,15 @@ def evaluate_members(
     learner, key, states, failure, env_params, episodes, max_steps, deterministic
 ):
     """Mean return of each member over `episodes` fresh episodes (member i
-    with key `split(key, pop)[i]`) and its failure code, FAILURE_EVAL added
-    for a non-finite evaluation. states: [pop] leaves; failure: {"code"}.
-    Returns `(mean_return [pop], code [pop] int32)`."""
+    with key `split(key, pop)[i]`, or `key[i]` for `[pop]` keys) and its
+    failure code, FAILURE_EVAL added for a non-finite evaluation. states:
+    [pop] leaves; failure: {"code"}. Returns `(mean_return [pop], code [pop]
+    int32)`."""
     from jaxmeta.learners.common.evaluate import evaluate
 
     pop = failure["code"].shape[0]
     returns, _ = jax.vmap(evaluate, in_axes=(None, 0, 0, None, None, None, None))(
-        learner, jax.random.split(key, pop), states, env_params, episodes,
+        learner, member_keys(key, pop), states, env_params, episodes,
         max_steps, deterministic,
     )  # fmt: skip
     mean_return = jnp.mean(returns, axis=1)

@@ -84,7 +84,9 @@ class PopulationTraining:
             keys=jax.random.key_data(keys_updates),
             failure=no_failures(size),
         )
-        return state
+        # Placed like every later chunk's outputs, so the first chunk's
+        # program is the one the others reuse.
+        return driver.place_state(state, mesh)
 
     def step(self, key, state, chunk: int, mesh):
         """`chunk_size` more updates of every member; outputs its metrics."""

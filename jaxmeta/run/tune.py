@@ -13,7 +13,9 @@ monotone log-space form of the HyperScore (`hyper_score_log_excess`); the
 HyperScore itself is for display. With `return_bounds` omitted, returns are
 normalised over every member evaluated so far (rounds included), the searcher's
 memory is rescored when that range moves, and members.csv / best_config.json
-always rank with the latest range.
+always rank with the latest range. With `calibrate_online`, the HyperScore's
+shape is refitted every round on (early, final) return pairs and told with
+it (`run.tune_scores`, where `score_round` lives).
 """
 
 import dataclasses
@@ -38,10 +40,13 @@ from jaxmeta.run.sharding import (
     padded_size,
 )
 from jaxmeta.run.tune_config import TuneConfig
-from jaxmeta.score import hyper_score, hyper_score_log_excess
+from jaxmeta.run.tune_scores import early_returns, empty_calibration, score_round
 from jaxmeta.search import make as make_searcher
 
-__all__ = ["TuneConfig", "TuneExperiment", "best_rows", "format_table", "run_tune"]
+__all__ = [
+    "TuneConfig", "TuneExperiment", "best_rows", "format_table", "run_tune",
+    "score_round",
+]  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +63,8 @@ class _Static:
     eval_deterministic: bool
     bounds: tuple[float, float] | None
     mesh: object
+    calibrate: bool = False  # calibrate the HyperScore online (tune_scores)
+    calibration_rounds: int = 12
 
 
 def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_params):
@@ -79,6 +86,8 @@ def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_
         "failure": no_failures(size),
         "trial": trial,
     }
+    if static.calibrate:
+        population["early"] = jnp.full(size, jnp.nan, jnp.float32)
     return constrain_population(population, static.mesh), constrain_replicated(
         searcher_state, static.mesh
     )
@@ -104,67 +113,11 @@ def _end_round(
     shared, outputs = score_round(
         static.searcher, static.bounds, key_tell, members["hparams"], mean_return,
         code != FAILURE_NONE, members["trial"], shared, meta, round_index,
+        members["early"] if static.calibrate else None, static.calibration_rounds,
     )  # fmt: skip
     outputs.update(failure_code=code, failure_update=members["failure"]["update"])
     # Round results are small and shared: replicated, like the searcher.
     return constrain_replicated((shared, outputs), static.mesh)
-
-
-def score_round(
-    searcher, bounds, key_tell, hparams, returns, failed, trial, shared, meta,
-    round_index,
-):  # fmt: skip
-    """Score one round's members and tell the searcher.
-
-    hparams: leaves [pop]; returns, failed, trial: [pop] (evaluation returns,
-    failed members, real trials); shared: {"searcher", "history"} where the
-    history holds every round's z [rounds * pop, dim], returns (NaN = failed)
-    and trial mask. bounds: (low, high), or None to normalise over every member
-    evaluated so far (then the searcher's memory of earlier rounds is rescored
-    first). Failed members are told NaN. Returns `(shared, outputs)`.
-    """
-    pop = returns.shape[0]
-    history = shared["history"]
-    offset = round_index * pop
-    scored = jnp.where(failed, jnp.nan, returns)
-    history = {
-        "z": jax.lax.dynamic_update_slice(
-            history["z"], searcher.space.from_hparams(hparams), (offset, 0)
-        ),
-        "returns": jax.lax.dynamic_update_slice(history["returns"], scored, (offset,)),
-        "mask": jax.lax.dynamic_update_slice(history["mask"], trial, (offset,)),
-    }
-    low, high = _bounds(bounds, history)
-    told_all = hyper_score_log_excess(history["returns"], low, high)
-    told = jax.lax.dynamic_slice(told_all, (offset,), (pop,))
-    searcher_state = shared["searcher"]
-    if bounds is None:
-        earlier = history["mask"] & (jnp.arange(history["mask"].shape[0]) < offset)
-        searcher_state = searcher.rescore(
-            searcher_state, history["z"], told_all, earlier
-        )
-    searcher_state, meta_metrics = searcher.tell(
-        key_tell, hparams, told, searcher_state, meta
-    )
-    outputs = {
-        "eval_return": returns,
-        "told_score": told,
-        "hyperscore": hyper_score(scored, low, high),
-        "trial": trial,
-        "hparams": hparams,
-        "bounds": jnp.stack([low, high]),
-        "meta": meta_metrics,
-    }
-    return {"searcher": searcher_state, "history": history}, outputs
-
-
-def _bounds(bounds, history):
-    if bounds is not None:
-        return jnp.float32(bounds[0]), jnp.float32(bounds[1])
-    valid = history["mask"] & jnp.isfinite(history["returns"])
-    low = jnp.min(jnp.where(valid, history["returns"], jnp.inf))
-    high = jnp.max(jnp.where(valid, history["returns"], -jnp.inf))
-    return low, high
 
 
 _begin_jit = jax.jit(_begin_round, static_argnums=0)
@@ -212,6 +165,7 @@ class TuneExperiment:
             self.learner, self.searcher, c.population_size,
             padded_size(c.population_size, mesh), c.rounds, c.eval_episodes,
             c.eval_max_steps, c.eval_deterministic, c.return_bounds, mesh,
+            c.calibrate_online, c.calibration_rounds,
         )  # fmt: skip
 
     def _round_keys(self, key, round_index):
@@ -241,6 +195,9 @@ class TuneExperiment:
             "mask": jnp.zeros(total, bool),
         }
         shared = {"searcher": searcher_state, "history": history}
+        if self.config.calibrate_online:
+            history["early"] = jnp.full(total, jnp.nan, jnp.float32)
+            shared["calibration"] = empty_calibration()
         return driver.place_state({"population": population, "shared": shared}, mesh)
 
     def step(self, key, state, chunk: int, mesh):
@@ -272,6 +229,8 @@ class TuneExperiment:
             False,
         )
         population = {**population, "learner": learner_states, "failure": failure}
+        if c.calibrate_online and in_round == 0:
+            population["early"] = early_returns(metrics["episode_return"])
         outputs = {"metrics": metrics, "trial": population["trial"]}
         if in_round == c.chunks_per_round - 1:
             shared, outputs["end"] = _end_jit(
@@ -312,11 +271,12 @@ def run_tune(
     `driver.RunOptions`) sets checkpoints, TensorBoard and progress.
     """
     from jaxmeta.run.catalog import start_run
+    from jaxmeta.run.multi_fidelity import tune_experiment
 
     options = options or driver.RunOptions(quiet=quiet)
     if quiet and not options.quiet:
         options = dataclasses.replace(options, quiet=True)
-    return start_run(TuneExperiment(config), out_root, options)
+    return start_run(tune_experiment(config), out_root, options)
 
 
 best_rows = tune_report.best_rows

@@ -25,7 +25,9 @@ FIELD_HELP = {
     "learner_config": "the learner's static config, a table (num_envs, num_steps, "
     "hidden, ...)",
     "dims": "search space: hparam -> {kind = log_uniform|uniform|logit, low, high}",
-    "searcher": "searcher name (`jaxmeta list`): random, grid, evosax, bayes",
+    "searcher": "searcher name (`jaxmeta list`): random, grid, evosax, bayes, "
+    "sam-hrl-hs, or "
+    "multi-fidelity successive-halving, hyperband (docs/multi_fidelity.md)",
     "searcher_config": "the searcher's options, a table (e.g. {strategy = "
     '"CMA_ES"} for evosax, {points_per_dim = 4} for grid)',
     "population_size": "configs trained at once per round (one vmapped program)",
@@ -39,6 +41,11 @@ FIELD_HELP = {
     "return_bounds": "[low, high] of the return for the HyperScore; omit to "
     "normalise over every member evaluated so far",
     "seed": "root random seed (same seed, same numbers)",
+    "calibrate_online": "refit the HyperScore's beta, gamma, kappa by GP-BO every "
+    "round on (early training return, final evaluation return) pairs and tell "
+    "the searcher calibrated scores (false: the fixed default shape)",
+    "calibration_rounds": "calibrate_online: GP-BO rounds (of 4 shapes) per "
+    "refit, >= 3",
     "quantile": "PBT: fraction of members in the bottom group that copy the top "
     "group every chunk, in (0, 0.5]",
     "resample_probability": "PBT: chance that an explored hparam is drawn anew "
@@ -131,6 +138,8 @@ class TuneConfig(PopulationConfig):
     searcher_config: dict = dataclasses.field(default_factory=dict)
     rounds: int = 2
     return_bounds: tuple[float, float] | None = None
+    calibrate_online: bool = False
+    calibration_rounds: int = 12
 
     COUNTS = (*PopulationConfig.COUNTS, "rounds")
     KIND = "tune"
@@ -144,6 +153,13 @@ class TuneConfig(PopulationConfig):
                 f"got {self.searcher_config!r}"
             )
         object.__setattr__(self, "return_bounds", _bounds(self.return_bounds))
+        coerce("calibrate_online", self.calibrate_online, bool)
+        rounds = coerce("calibration_rounds", self.calibration_rounds, int)
+        if rounds < 3:
+            raise ValueError(
+                f"calibration_rounds must be an int >= 3 (the first two rounds "
+                f"are a Latin-hypercube design), got {rounds!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()

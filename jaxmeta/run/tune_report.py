@@ -44,13 +44,16 @@ def _member_rows(experiment, round_index, end, curves):
             failure=FAILURE_REASONS[code],
             failed_at_update=failed_at if failed_at >= 0 else None,
         )
+        if "early_return" in end:  # calibrating online: the pair's early half
+            row["early_return"] = float(end["early_return"][m])
         rows.append(row)
     return rows
 
 
-def rescore_rows(experiment, rows) -> None:
+def rescore_rows(experiment, rows, shape=None) -> None:
     """HyperScore and told score of every row with the run's latest
-    normalisation (the given bounds, or every evaluated member's range)."""
+    normalisation (the given bounds, or every evaluated member's range) and
+    HyperScore `shape` ([beta, gamma, kappa]; None: the default)."""
     if not rows:
         return
     returns = np.array(
@@ -59,8 +62,9 @@ def rescore_rows(experiment, rows) -> None:
     low, high = experiment.config.return_bounds or (None, None)
     if low is None and not np.isfinite(returns).any():
         low, high = 0.0, 1.0  # every member failed: any range scores them NaN/100
-    scores = np.asarray(hyper_score(returns, low, high))
-    told = np.asarray(hyper_score_log_excess(returns, low, high))
+    shape = () if shape is None else tuple(shape)
+    scores = np.asarray(hyper_score(returns, low, high, *shape))
+    told = np.asarray(hyper_score_log_excess(returns, low, high, *shape))
     for row, score, t in zip(rows, scores, told, strict=True):
         row["hyperscore"], row["told_score"] = float(score), float(t)
 
@@ -81,10 +85,9 @@ def best_rows(rows: list[dict], k: int = 5) -> list[dict]:
     return sorted(rows, key=rank, reverse=True)[:k]
 
 
-def _failure_lines(experiment, round_index, rows) -> list[str]:
-    failed = [r for r in rows if r["failed"]]
-    if not failed:
-        return []
+def failed_text(failed: list[dict]) -> str:
+    """'#3 non-finite loss at update 1, ...' for failed member rows (the
+    first 8, then how many more)."""
     shown = ", ".join(
         f"#{r['member']} {r['failure']}"
         + (
@@ -94,10 +97,16 @@ def _failure_lines(experiment, round_index, rows) -> list[str]:
         )
         for r in failed[:8]
     )
-    more = f" and {len(failed) - 8} more" if len(failed) > 8 else ""
+    return shown + (f" and {len(failed) - 8} more" if len(failed) > 8 else "")
+
+
+def _failure_lines(experiment, round_index, rows) -> list[str]:
+    failed = [r for r in rows if r["failed"]]
+    if not failed:
+        return []
     return [
         f"round {round_index + 1}/{experiment.config.rounds}: {len(failed)} "
-        f"member(s) failed: {shown}{more} (members.csv lists all)"
+        f"member(s) failed: {failed_text(failed)} (members.csv lists all)"
     ]
 
 
@@ -122,7 +131,16 @@ def report(experiment, chunk, outputs, host, sink):
             experiment, round_index, outputs["end"], curves[round_index]
         )
         host["members"].extend(rows)
-        rescore_rows(experiment, host["members"])
+        if "shape" in outputs["end"]:
+            host["shape"] = [float(x) for x in outputs["end"]["shape"]]
+            beta, gamma, kappa = host["shape"]
+            sink.scalars(
+                (round_index + 1) * config.num_updates - 1,
+                {"calibration/beta": beta, "calibration/gamma": gamma,
+                 "calibration/kappa": kappa,
+                 "calibration/correlation": float(outputs["end"]["calibration_r"])},
+            )  # fmt: skip
+        rescore_rows(experiment, host["members"], host.get("shape"))
         finite = [r["eval_return"] for r in host["members"] if not r["failed"]]
         host["best_eval"] = max(finite) if finite else None
         messages = _failure_lines(experiment, round_index, rows)
@@ -180,15 +198,17 @@ def _plot_curves(fig, curves, best) -> None:
         ax.legend(loc="lower right")
 
 
-def format_table(rows: list[dict], hparam_names: list[str]) -> str:
-    """A markdown table of members: round, member, hparams, score, returns."""
+def format_table(
+    rows: list[dict], hparam_names: list[str], index=("round", "member")
+) -> str:
+    """A markdown table of members: the `index` columns (round, member),
+    hparams, score, returns."""
     head = [
-        "round", "member", *hparam_names, "HyperScore", "eval return",
-        "train ret", "failed",
+        *index, *hparam_names, "HyperScore", "eval return", "train ret", "failed",
     ]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [str(row["round"]), str(row["member"])]
+        cells = [str(row[name]) for name in index]
         cells += [f"{row[n]:.4g}" for n in hparam_names]
         cells += [
             f"{row['hyperscore']:.2f}",

@@ -7,12 +7,14 @@ them vmapped, score them (higher is better), tell.
 
 Searchers work in the unconstrained coordinates of a `SearchSpace`; see
 `jaxmeta.search.space` for the transforms and for static (categorical) choices.
-By name: `jaxmeta.search.make("random" | "grid" | "evosax", space, pop, ...)`.
+By name: `jaxmeta.search.make("random" | "grid" | "evosax" | "bayes" |
+"sam-hrl-hs", space, pop, ...)`.
 """
 
 from jaxmeta.search.bayes import BayesSearch
 from jaxmeta.search.evosax_adapter import EvosaxSearch
 from jaxmeta.search.grid_search import GridSearch
+from jaxmeta.search.hierarchical import HierarchicalSearch
 from jaxmeta.search.random_search import RandomSearch
 from jaxmeta.search.registry import make, register, registered_names
 from jaxmeta.search.space import (
@@ -28,6 +30,7 @@ __all__ = [
     "BayesSearch",
     "EvosaxSearch",
     "GridSearch",
+    "HierarchicalSearch",
     "LogUniform",
     "Logit",
     "RandomSearch",

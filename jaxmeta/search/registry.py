@@ -15,6 +15,7 @@ _LAZY: dict[str, str] = {
     "grid": "jaxmeta.search.grid_search:GridSearch",
     "evosax": "jaxmeta.search.evosax_adapter:EvosaxSearch",
     "bayes": "jaxmeta.search.bayes:BayesSearch",
+    "sam-hrl-hs": "jaxmeta.search.hierarchical:HierarchicalSearch",
 }
 _CLASSES: dict[str, type] = {}
 

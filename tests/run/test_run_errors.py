@@ -117,6 +117,25 @@ CONFIG_CASES = {
         "searcher_config.strategy=CMA-ES",
         r"unknown evosax strategy 'CMA-ES'; did you mean 'CMA_ES'",
     ),
+    "empty-worker-group": (
+        lambda v: _set("searcher_config", {"groups": {"opt": []}})(
+            _set("searcher", "sam-hrl-hs")(v)
+        ),
+        None,
+        r"groups.opt: an empty worker group; allowed: a non-empty list",
+    ),
+    "granularity-range": (
+        lambda v: _set("searcher_config", {"granularities": [0.5, 0.0]})(
+            _set("searcher", "sam-hrl-hs")(v)
+        ),
+        None,
+        r"granularities must lie in \(0, 1\] \(allowed: 0 < g <= 1\), got 0.0",
+    ),
+    "calibration-rounds": (
+        _set("calibration_rounds", 2),
+        "calibration_rounds=2",
+        r"calibration_rounds must be an int >= 3",
+    ),
     "unknown-hparam": (
         _set("dims.learning_rat", {"kind": "uniform", "low": 0.1, "high": 0.2}),
         None,
