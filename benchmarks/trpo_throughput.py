@@ -14,38 +14,12 @@ the peer's per-run time is its `learn` call. Repeats are interleaved.
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
+from _peer_venv import peer_python, run_peer_script
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_PACKAGES = ["torch==2.13.0", "sb3-contrib>=2.3", "gymnasium>=1.0"]
-
-
-def peer_python(venv_dir: str) -> str:
-    python = os.path.join(venv_dir, "bin", "python")
-    probe = [python, "-c", "import sb3_contrib, torch"]
-    if os.path.exists(python) and subprocess.run(probe).returncode == 0:
-        return python
-    print(f"building {venv_dir} with {PEER_PACKAGES}", flush=True)
-    subprocess.run([sys.executable, "-m", "venv", "--clear", venv_dir], check=True)
-    subprocess.run([python, "-m", "pip", "install", "-q", *PEER_PACKAGES], check=True)
-    return python
-
-
-def run_peer(python, config) -> dict:
-    done = subprocess.run(
-        [python, os.path.join(HERE, "_trpo_peer.py"), json.dumps(config)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def jaxmeta_side(config):
@@ -148,13 +122,13 @@ def main(argv=None):
         "jax_runs": args.runs,
         "runs": args.sb3_runs or args.runs,
     }
-    python = peer_python(args.peer_venv)
+    python = peer_python(args.peer_venv, PEER_PACKAGES, "import sb3_contrib, torch")
     compile_s, once = jaxmeta_side(config)
     ours, peers, our_returns, peer_finals, versions = [], [], None, [], {}
     for repeat in range(args.repeats):
         seconds, our_returns = once(repeat)
         ours.append(seconds)
-        result = run_peer(python, config)
+        result = run_peer_script(python, "_trpo_peer.py", config)
         scale = args.runs / config["runs"]
         peers.append(sum(result["seconds"]) * scale)
         peer_finals += result["finals"]
