@@ -2,8 +2,8 @@
 it on CartPole: smoke, vmapped == unbatched, compiles once): n-step replay
 samples, the epsilon schedule, the fill phase and target copies, the other
 branches (vanilla targets, squared loss, observation normalisation, a batched
-update count), bad input refused; learning CartPole-v1 and MountainCar-v0
-(slow)."""
+update count), bad input refused; learning CartPole-v1 (slow) and
+MountainCar-v0 (long: not in the default suite, `pytest -m long`)."""
 
 import jax
 import jax.numpy as jnp
@@ -239,7 +239,7 @@ def test_dqn_learns_cartpole_to_475_in_50k_steps():
     assert np.median(returns) >= 475.0, returns
 
 
-@pytest.mark.slow
+@pytest.mark.long  # about a minute on 2 cores: `pytest -m long` runs it
 def test_dqn_reaches_minus_110_on_mountain_car_in_120k_steps():
     # SB3-zoo's MountainCar DQN schedule (one env, 16 steps then 8 gradient
     # steps, a hard target copy every 608 steps) with 3-step returns,
