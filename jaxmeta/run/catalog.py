@@ -77,12 +77,25 @@ def _trust_region_config():
     return TrustRegionConfig
 
 
+def _episodes_experiment(config):
+    from jaxmeta.run.episodes import EpisodesExperiment
+
+    return EpisodesExperiment(config)
+
+
+def _episodes_config():
+    from jaxmeta.run.episodes_config import EpisodesConfig
+
+    return EpisodesConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
     "pbt": (_LazyConfig(_pbt_config), _pbt_experiment),
     "compare": (_LazyConfig(_compare_config), _compare_experiment),
     "trust-region": (_LazyConfig(_trust_region_config), _trust_region_experiment),
+    "episodes": (_LazyConfig(_episodes_config), _episodes_experiment),
 }
 
 
@@ -192,6 +205,16 @@ EXPERIMENTS = {
         "trust-region",
         _experiments_file("trust_region", "beyond"),
         "CartPole with PBT, BiERL and PPO's FQI meta-clip beside meta-KL (CPU)",
+    ),
+    "sam-hrl-hs": (
+        "episodes",
+        _experiments_file("sam_hrl_hs", "quick"),
+        "episodes to target after tuning by SAM-HRL-HS, GP-BO, ..., seeds/000 (CPU)",
+    ),
+    "sam-hrl-hs-full": (
+        "episodes",
+        _experiments_file("sam_hrl_hs", "full"),
+        "the same at the full budget, 5 seeds (accelerator mode)",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (
