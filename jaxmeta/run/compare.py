@@ -32,10 +32,9 @@ from jaxmeta.run.config import dataclass_from_dict
 from jaxmeta.run.methods import applies_to, build_method, check_spec
 from jaxmeta.run.population import (
     MAX_ENV_STEPS,
-    _chunk_jit,
-    _init_jit,
     evaluate_members,
-    no_failures,
+    start_members_jit,
+    train_members,
 )
 from jaxmeta.run.results import check_run_name
 from jaxmeta.run.sharding import pad_population, padded_size
@@ -193,19 +192,13 @@ class CompareExperiment:
             }
             placed = driver.place_state({"population": members, "shared": {}}, mesh)
             members = placed["population"]
-            states, keys_updates = _init_jit(
+            population[group.key] = start_members_jit(
                 group.method.learner,
                 jax.random.wrap_key_data(members["keys"]),
                 members["hparams"],
                 group.env_params,
                 False,
             )
-            members.update(
-                learner=states,
-                keys=jax.random.key_data(keys_updates),
-                failure=no_failures(size),
-            )
-            population[group.key] = members
         return {"population": population, "shared": shared}
 
     def step(self, key, state, chunk: int, mesh):
@@ -214,19 +207,13 @@ class CompareExperiment:
         last = chunk + 1 == self.num_chunks
         for index, group in enumerate(self.groups):
             began = time.perf_counter()
-            members = population[group.key]
-            states, metrics, failure = _chunk_jit(
+            members, metrics = train_members(
                 group.method.learner,
-                jax.random.wrap_key_data(members["keys"]),
-                members["learner"],
-                members["hparams"],
+                population[group.key],
                 group.env_params,
-                members["failure"],
                 chunk * group.updates_per_chunk,
                 group.updates_per_chunk,
-                False,
             )
-            members = {**members, "learner": states, "failure": failure}
             population[group.key] = members
             out = {"metrics": compare_report.kept_metrics(metrics)}
             if last:

@@ -39,7 +39,7 @@ from jaxmeta.run.episodes_setup import (
     found_config,
     tuned_steps,
 )
-from jaxmeta.run.population import _chunk_jit, _init_jit, no_failures
+from jaxmeta.run.population import start_members_jit, train_members
 from jaxmeta.run.sharding import pad_population, padded_size
 
 
@@ -127,23 +127,13 @@ class EpisodesExperiment:
         size = padded_size(count, mesh)
         index = self.parts.index(part) * 10 + (group.name == "reference")
         keys = jax.random.split(jax.random.fold_in(key, 50_000 + index), count)
-        members = {
-            "hparams": pad_population(hparams, count, size),
-            "keys": pad_population(jax.random.key_data(keys), count, size),
-        }
-        states, keys_updates = _init_jit(
+        return start_members_jit(
             group.learner,
-            jax.random.wrap_key_data(members["keys"]),
-            members["hparams"],
+            pad_population(keys, count, size),
+            pad_population(hparams, count, size),
             part.env_params,
             False,
         )
-        members.update(
-            learner=states,
-            keys=jax.random.key_data(keys_updates),
-            failure=no_failures(size),
-        )
-        return members
 
     def step(self, key, state, chunk: int, mesh):
         """Chunk `chunk` of the plan: a tuning chunk or a final one."""
@@ -190,18 +180,9 @@ class EpisodesExperiment:
             else:
                 members = population[name]
             upc, count = group.updates_per_chunk, len(group.labels) * self.config.seeds
-            states, metrics, failure = _chunk_jit(
-                group.learner,
-                jax.random.wrap_key_data(members["keys"]),
-                members["learner"],
-                members["hparams"],
-                part.env_params,
-                members["failure"],
-                where.sub * upc,
-                upc,
-                False,
+            members, metrics = train_members(
+                group.learner, members, part.env_params, where.sub * upc, upc
             )
-            members = {**members, "learner": states, "failure": failure}
             population[name] = members
             real = jax.tree_util.tree_map(lambda x, n=count: x[:n], members)
             returns, code = _evaluate_jit(

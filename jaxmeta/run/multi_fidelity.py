@@ -17,7 +17,7 @@ it reached.
 
 The state holds one population per rung size (leaves `[padded size, ...]`),
 so its structure is fixed for checkpoints and every program compiles once
-per rung size: train a chunk (`population._chunk_jit`), score a rung,
+per rung size: train a chunk (`population.train_members`), score a rung,
 compact to the next size, and once each begin a bracket and tell.
 """
 
@@ -34,7 +34,7 @@ from jaxmeta.run.multi_fidelity_programs import (
     score_jit,
     tell_jit,
 )
-from jaxmeta.run.population import _chunk_jit, build_population
+from jaxmeta.run.population import build_population, train_members
 from jaxmeta.run.sharding import padded_size
 from jaxmeta.run.tune import TuneExperiment
 from jaxmeta.run.tune_config import TuneConfig
@@ -176,23 +176,14 @@ class MultiFidelityExperiment:
                 self.env_params,
             )
             shared.update(searcher=searcher_state, asked=asked)
-        slot = population[name]
-        learner_states, metrics, failure = _chunk_jit(
+        slot, metrics = train_members(
             self.learner,
-            jax.random.wrap_key_data(slot["keys"]),
-            slot["learner"],
-            slot["hparams"],
+            population[name],
             self.env_params,
-            slot["failure"],
             where.first_update,
             self.config.chunk_size,
-            False,
         )
-        slot = population[name] = {
-            **slot,
-            "learner": learner_states,
-            "failure": failure,
-        }
+        population[name] = slot
         outputs = {"metrics": metrics, "member": slot["member"]}
         if where.end:
             order, reached, outputs["end"] = score_jit(

@@ -1,7 +1,7 @@
 """The jitted programs of a multi-fidelity run (`run.multi_fidelity`), each
 compiled once per rung size: begin a bracket, score a rung, compact its
 survivors into the next rung's population, tell the sampler. Training a
-chunk is the population's own `population._chunk_jit`.
+chunk is the population's own `population.train_members`.
 
 A rung's population ("slot") is `{"hparams", "learner", "keys", "failure",
 "member"}` with leaves `[size, ...]`; `member` [size] int32 is each row's
@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxmeta.learners.base import FAILURE_NONE
-from jaxmeta.run.population import evaluate_members, init_population, no_failures
+from jaxmeta.run.population import evaluate_members, start_members
 from jaxmeta.run.sharding import (
     constrain_population,
     constrain_replicated,
@@ -55,18 +55,10 @@ def begin_bracket(
     first = jax.tree_util.tree_map(lambda x: x[:used], hparams_all)
     hparams = pad_population(first, used, size)
     keys = pad_population(jax.random.split(key_train, used), used, size)
-    states, keys_updates = init_population(
-        static.learner, keys, hparams, env_params, False
-    )
+    slot = start_members(static.learner, keys, hparams, env_params, False)
     rows = jnp.arange(size)
     real = (rows < used) & trial[jnp.minimum(rows, static.population - 1)]
-    slot = {
-        "hparams": hparams,
-        "learner": states,
-        "keys": jax.random.key_data(keys_updates),
-        "failure": no_failures(size),
-        "member": jnp.where(real, rows, -1).astype(jnp.int32),
-    }
+    slot["member"] = jnp.where(real, rows, -1).astype(jnp.int32)
     reached = jnp.full(static.population, jnp.nan, jnp.float32)
     asked = {"hparams": hparams_all, "trial": trial, "reached": reached}
     return constrain_population(slot, static.mesh), constrain_replicated(

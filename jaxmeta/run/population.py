@@ -180,8 +180,47 @@ def _chunk_and_failures(
     return states, metrics, first_failures(failure, metrics, first_update)
 
 
-_init_jit = jax.jit(init_population, static_argnums=(0, 4))
 _chunk_jit = jax.jit(_chunk_and_failures, static_argnums=(0, 7, 8), donate_argnums=(2,))
+
+
+def start_members(learner, keys, hparams, env_params, per_member_tasks: bool) -> dict:
+    """The record of a population at its start, as experiments keep it: keys
+    [size] typed training keys, hparams leaves [size], env_params as
+    `init_population`. Returns {"hparams", "learner" (states), "keys" (the
+    update keys' data), "failure" (`no_failures`)}, leaves [size, ...]."""
+    states, keys_updates = init_population(
+        learner, keys, hparams, env_params, per_member_tasks
+    )
+    return {
+        "hparams": hparams,
+        "learner": states,
+        "keys": jax.random.key_data(keys_updates),
+        "failure": no_failures(keys.shape[0]),
+    }
+
+
+start_members_jit = jax.jit(start_members, static_argnums=(0, 4))
+
+
+def train_members(
+    learner, members, env_params, first_update, num_updates, per_member_tasks=False
+):
+    """`num_updates` more updates of every member of a record made by
+    `start_members` (other entries pass through), the first being update
+    `first_update`; failures recorded. Returns `(members, metrics)`, metrics
+    leaves [size, num_updates]."""
+    states, metrics, failure = _chunk_jit(
+        learner,
+        jax.random.wrap_key_data(members["keys"]),
+        members["learner"],
+        members["hparams"],
+        env_params,
+        members["failure"],
+        first_update,
+        num_updates,
+        per_member_tasks,
+    )
+    return {**members, "learner": states, "failure": failure}, metrics
 
 
 def train_population(

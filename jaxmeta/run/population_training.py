@@ -6,11 +6,10 @@ import numpy as np
 
 from jaxmeta.run import driver
 from jaxmeta.run.population import (
-    _chunk_jit,
-    _init_jit,
     member_keys,
-    no_failures,
     population_size_of,
+    start_members_jit,
+    train_members,
 )
 from jaxmeta.run.population_report import (
     latest_return_postfix,
@@ -72,17 +71,14 @@ class PopulationTraining:
             shared["tasks"] = self.env_params
         state = driver.place_state({"population": population, "shared": shared}, mesh)
         members = state["population"]
-        learner_states, keys_updates = _init_jit(
-            self.learner,
-            jax.random.wrap_key_data(members["keys"]),
-            members["hparams"],
-            self._tasks(state),
-            self.per_member_tasks,
-        )
         members.update(
-            learner=learner_states,
-            keys=jax.random.key_data(keys_updates),
-            failure=no_failures(size),
+            start_members_jit(
+                self.learner,
+                jax.random.wrap_key_data(members["keys"]),
+                members["hparams"],
+                self._tasks(state),
+                self.per_member_tasks,
+            )
         )
         # Placed like every later chunk's outputs, so the first chunk's
         # program is the one the others reuse.
@@ -90,19 +86,14 @@ class PopulationTraining:
 
     def step(self, key, state, chunk: int, mesh):
         """`chunk_size` more updates of every member; outputs its metrics."""
-        members = state["population"]
-        learner_states, metrics, failure = _chunk_jit(
+        members, metrics = train_members(
             self.learner,
-            jax.random.wrap_key_data(members["keys"]),
-            members["learner"],
-            members["hparams"],
+            state["population"],
             self._tasks(state),
-            members["failure"],
             chunk * self.chunk_size,
             self.chunk_size,
             self.per_member_tasks,
         )
-        members = {**members, "learner": learner_states, "failure": failure}
         return {"population": members, "shared": state["shared"]}, metrics
 
     def host_init(self) -> dict:

@@ -27,11 +27,10 @@ import jax.numpy as jnp
 from jaxmeta.learners.base import FAILURE_NONE
 from jaxmeta.run import driver, tune_report
 from jaxmeta.run.population import (
-    _chunk_jit,
     build_population,
     evaluate_members,
-    init_population,
-    no_failures,
+    start_members,
+    train_members,
 )
 from jaxmeta.run.sharding import (
     constrain_population,
@@ -73,19 +72,12 @@ def _begin_round(static: _Static, key_ask, key_train, searcher_state, meta, env_
     hparams, searcher_state = static.searcher.ask(key_ask, searcher_state, meta)
     keys = jax.random.split(key_train, pop)
     hparams = pad_population(hparams, pop, size)
-    states, keys_updates = init_population(
+    population = start_members(
         static.learner, pad_population(keys, pop, size), hparams, env_params, False
     )
-    trial = (
+    population["trial"] = (
         jnp.zeros(size, bool).at[:pop].set(static.searcher.trial_mask(searcher_state))
     )
-    population = {
-        "hparams": hparams,
-        "learner": states,
-        "keys": jax.random.key_data(keys_updates),
-        "failure": no_failures(size),
-        "trial": trial,
-    }
     if static.calibrate:
         population["early"] = jnp.full(size, jnp.nan, jnp.float32)
     return constrain_population(population, static.mesh), constrain_replicated(
@@ -217,18 +209,10 @@ class TuneExperiment:
                 self.env_params,
             )
             shared = {**shared, "searcher": searcher_state}
-        learner_states, metrics, failure = _chunk_jit(
-            self.learner,
-            jax.random.wrap_key_data(population["keys"]),
-            population["learner"],
-            population["hparams"],
-            self.env_params,
-            population["failure"],
-            in_round * c.chunk_size,
+        population, metrics = train_members(
+            self.learner, population, self.env_params, in_round * c.chunk_size,
             c.chunk_size,
-            False,
-        )
-        population = {**population, "learner": learner_states, "failure": failure}
+        )  # fmt: skip
         if c.calibrate_online and in_round == 0:
             population["early"] = early_returns(metrics["episode_return"])
         outputs = {"metrics": metrics, "trial": population["trial"]}
