@@ -152,3 +152,62 @@ class PendulumTasks(TaskDistribution):
         from gymnax.environments.classic_control.pendulum import EnvParams
 
         return EnvParams()
+
+
+@dataclass(frozen=True)
+class MountainCarTasks(TaskDistribution):
+    """MountainCar-v0 tasks over the engine ``force`` and ``gravity``
+    (gymnax's defaults 0.001 and 0.0025). A stronger engine relative to
+    gravity reaches the flag in fewer swings; below force/gravity of about
+    0.33 (the default 0.4) the car needs more swings than 200 steps allow."""
+
+    force: tuple[float, float] = (0.0008, 0.0016)
+    gravity: tuple[float, float] = (0.002, 0.003)
+    base_params: Any = None
+
+    domains: ClassVar[dict[str, Domain]] = {"force": POSITIVE, "gravity": POSITIVE}
+
+    def default_base_params(self):
+        from gymnax.environments.classic_control.mountain_car import EnvParams
+
+        return EnvParams()
+
+
+# env name -> the task distribution of `jaxmeta.envs.make(name)`'s params
+# ("module:Class", imported when asked for: some modules import this one).
+TASK_DISTRIBUTIONS = {
+    "CartPole-v1": "jaxmeta.envs.tasks:CartPoleTasks",
+    "CartPoleContinuous-v1": "jaxmeta.envs.tasks:CartPoleTasks",
+    "Pendulum-v1": "jaxmeta.envs.tasks:PendulumTasks",
+    "MountainCar-v0": "jaxmeta.envs.tasks:MountainCarTasks",
+    "Navigation2D-v0": "jaxmeta.envs.navigation2d:Navigation2DTasks",
+    "Minigolf-v0": "jaxmeta.envs.minigolf:MinigolfTasks",
+    "Elikoeidis-v0": "jaxmeta.envs.elikoeidis:ElikoeidisTasks",
+}
+
+
+def task_distribution(env_name: str, base_params: Any = None, **ranges):
+    """The task distribution of env `env_name` (see `TASK_DISTRIBUTIONS`)
+    with `ranges` (field -> (low, high)) over its defaults, drawn into
+    `base_params` (default: the env's default params). ValueError naming
+    the env and the envs that have one when it has none."""
+    import importlib
+
+    from jaxmeta.validation import unknown_name
+
+    if env_name not in TASK_DISTRIBUTIONS:
+        raise unknown_name(
+            "env with a task distribution", env_name, sorted(TASK_DISTRIBUTIONS)
+        )
+    module, name = TASK_DISTRIBUTIONS[env_name].split(":")
+    cls = getattr(importlib.import_module(module), name)
+    if base_params is not None:
+        ranges["base_params"] = base_params
+    try:
+        return cls(**ranges)
+    except TypeError:
+        fields = sorted(cls.domains)
+        raise ValueError(
+            f"{env_name}'s task distribution has ranges {fields}, got "
+            f"{sorted(k for k in ranges if k != 'base_params')}"
+        ) from None

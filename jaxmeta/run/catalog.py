@@ -89,6 +89,18 @@ def _episodes_config():
     return EpisodesConfig
 
 
+def _transfer_experiment(config):
+    from jaxmeta.run.transfer import TransferExperiment
+
+    return TransferExperiment(config)
+
+
+def _transfer_config():
+    from jaxmeta.run.transfer_config import TransferConfig
+
+    return TransferConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
@@ -96,6 +108,7 @@ KINDS = {
     "compare": (_LazyConfig(_compare_config), _compare_experiment),
     "trust-region": (_LazyConfig(_trust_region_config), _trust_region_experiment),
     "episodes": (_LazyConfig(_episodes_config), _episodes_experiment),
+    "transfer": (_LazyConfig(_transfer_config), _transfer_experiment),
 }
 
 
@@ -214,6 +227,17 @@ EXPERIMENTS = {
     "sam-hrl-hs-full": (
         "episodes",
         _experiments_file("sam_hrl_hs", "full"),
+        "the same at the full budget, 5 seeds (accelerator mode)",
+    ),
+    "sam-hrl-hs-transfer": (
+        "transfer",
+        _experiments_file("sam_hrl_hs_transfer", "quick"),
+        "SAM-HRL-HS meta-trained on CartPole/MountainCar tasks, searching "
+        "Acrobot and LunarLander (CPU)",
+    ),
+    "sam-hrl-hs-transfer-full": (
+        "transfer",
+        _experiments_file("sam_hrl_hs_transfer", "full"),
         "the same at the full budget, 5 seeds (accelerator mode)",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),

@@ -152,7 +152,7 @@ class EpisodesExperiment:
         tuner, name = part.tuners[where.searcher], self.slot(where.env, where.searcher)
         key_run = jax.random.fold_in(jax.random.fold_in(key, where.env), where.seed)
         if where.sub == 0:
-            sub = tuner.init(key_run, mesh)
+            sub = self.start_tune(where, tuner, key_run, state, mesh)
         else:
             sub = {
                 "population": state["population"][name],
@@ -169,6 +169,13 @@ class EpisodesExperiment:
             )
             shared["found"] = {**shared["found"], env: found}
         return {"population": population, "shared": shared}, outputs
+
+    def start_tune(self, where, tuner, key_run, state, mesh):
+        """The state of (env, searcher, seed)'s tuning run before its first
+        chunk: the tuner's own init. A subclass may start it elsewhere (a
+        meta-trained searcher, `run.transfer`)."""
+        del where, state
+        return tuner.init(key_run, mesh)
 
     def _final_step(self, key, state, where, mesh):
         part = self.parts[where.env]

@@ -32,6 +32,7 @@ ENV_FIELDS = {
     "chunk_size": int,
     "eval_episodes": int,
     "eval_max_steps": int,
+    "eval_deterministic": bool,
     "final_env_steps": int,
     "final_chunks": int,
     "final_eval_episodes": int,
@@ -47,6 +48,7 @@ ENV_DEFAULTS = {
     "chunk_size": 10,
     "eval_episodes": 16,
     "eval_max_steps": 1000,
+    "eval_deterministic": False,  # trials evaluated as the policy samples
     "final_chunks": 10,
     "final_eval_episodes": 32,  # the greedy evaluation of issue 11
     "window": 100,  # episodes in the running mean

@@ -25,6 +25,7 @@ from jaxmeta.search.successive_halving import METHODS
 TUNE_FIELDS = (
     "env", "env_config", "learner", "learner_config", "dims", "population_size",
     "rounds", "num_updates", "chunk_size", "eval_episodes", "eval_max_steps",
+    "eval_deterministic",
 )  # fmt: skip
 
 
