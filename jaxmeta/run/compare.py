@@ -32,7 +32,7 @@ from jaxmeta.run.config import dataclass_from_dict
 from jaxmeta.run.methods import applies_to, build_method, check_spec
 from jaxmeta.run.population import (
     MAX_ENV_STEPS,
-    evaluate_members,
+    evaluate_greedy_jit,
     start_members_jit,
     train_members,
 )
@@ -218,7 +218,7 @@ class CompareExperiment:
             out = {"metrics": compare_report.kept_metrics(metrics)}
             if last:
                 evaluated = _first(members, self.config.seeds)
-                returns, code = _evaluate_jit(
+                returns, code = evaluate_greedy_jit(
                     group.method.learner,
                     jax.random.fold_in(key, 20_000 + index),
                     evaluated["learner"],
@@ -255,12 +255,3 @@ class CompareExperiment:
 
 def _first(tree, count: int):
     return jax.tree_util.tree_map(lambda x: x[:count], tree)
-
-
-def _evaluate(learner, key, states, failure, env_params, episodes, max_steps):
-    return evaluate_members(
-        learner, key, states, failure, env_params, episodes, max_steps, True
-    )
-
-
-_evaluate_jit = jax.jit(_evaluate, static_argnums=(0, 5, 6))

@@ -105,7 +105,7 @@ def place_state(state, mesh):
     }
 
 
-class _NullSink:
+class NullSink:
     """What `report` writes to when a run has no directory: nothing."""
 
     run_dir = None
@@ -150,7 +150,7 @@ def run(
     options = options or RunOptions()
     mesh = population_mesh() if mesh is None else mesh
     key = jax.random.key(experiment.seed) if key is None else key
-    sink = _NullSink()
+    sink = NullSink()
     checkpointer = None
     start, host = 0, experiment.host_init()
     state = None

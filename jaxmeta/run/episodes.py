@@ -28,7 +28,6 @@ import jax.numpy as jnp
 from jaxmeta.learners import hparams_with
 from jaxmeta.run import driver
 from jaxmeta.run import episodes_report as report_mod
-from jaxmeta.run.compare import _evaluate_jit
 from jaxmeta.run.episodes_config import EpisodesConfig
 from jaxmeta.run.episodes_setup import (
     EnvPart,
@@ -39,7 +38,11 @@ from jaxmeta.run.episodes_setup import (
     found_config,
     tuned_steps,
 )
-from jaxmeta.run.population import start_members_jit, train_members
+from jaxmeta.run.population import (
+    evaluate_greedy_jit,
+    start_members_jit,
+    train_members,
+)
 from jaxmeta.run.sharding import pad_population, padded_size
 
 
@@ -192,7 +195,7 @@ class EpisodesExperiment:
             )
             population[name] = members
             real = jax.tree_util.tree_map(lambda x, n=count: x[:n], members)
-            returns, code = _evaluate_jit(
+            returns, code = evaluate_greedy_jit(
                 group.learner,
                 jax.random.fold_in(
                     key, 70_000 + 100 * where.env + 10 * index + where.sub

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 
 from jaxmeta.learners.base import FAILURE_NONE
-from jaxmeta.run.driver import _NullSink
+from jaxmeta.run.driver import NullSink
 from jaxmeta.score import episodes_to_target_from_updates
 from jaxmeta.score.stats import format_ci
 
@@ -74,7 +74,7 @@ def _tune_report(experiment, where, outputs, host, sink):
     tuner = part.tuners[where.searcher]
     sub_host = host["tune"].get(key) or tuner.host_init()
     before = len(sub_host["members"])
-    sub_host, post = tuner.report(where.sub, outputs["tune"], sub_host, _NullSink())
+    sub_host, post = tuner.report(where.sub, outputs["tune"], sub_host, NullSink())
     cost = host["cost"].setdefault(key, {"env_steps": 0, "seconds": 0.0})
     cost["env_steps"] += int(outputs["env_steps"])
     cost["seconds"] += float(outputs["seconds"])

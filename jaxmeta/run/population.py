@@ -312,6 +312,18 @@ def evaluate_members(
     return mean_return, code
 
 
+def evaluate_greedy(learner, key, states, failure, env_params, episodes, max_steps):
+    """`evaluate_members` with each policy's mode (greedy evaluation)."""
+    return evaluate_members(
+        learner, key, states, failure, env_params, episodes, max_steps, True
+    )
+
+
+# One program per (learner, episodes, max_steps): the comparison tables'
+# and the episodes-to-target experiment's greedy evaluations.
+evaluate_greedy_jit = jax.jit(evaluate_greedy, static_argnums=(0, 5, 6))
+
+
 def build_population(config):
     """`(env, env_params, learner, space)` of a `PopulationConfig`, every name
     and number checked (env, learner config, dims against the learner's

@@ -14,7 +14,7 @@ search that never reaches it is censored ("not reached"; medians count it as
 
 import numpy as np
 
-from jaxmeta.run.driver import _NullSink
+from jaxmeta.run.driver import NullSink
 from jaxmeta.score.stats import format_ci
 
 META_COLUMNS = ("search", "env", "task", "best_eval_return", "mean_eval_return",
@@ -37,7 +37,7 @@ def _meta_report(experiment, chunk, outputs, host, sink):
                            "seconds": 0.0}  # fmt: skip
     running = meta["running"]
     running["tune"], _ = part.tuner.report(
-        where.sub, outputs["meta"], running["tune"], _NullSink()
+        where.sub, outputs["meta"], running["tune"], NullSink()
     )
     c = part.tuner.config
     per_update = part.tuner.learner.steps_per_update
