@@ -105,6 +105,24 @@ def place_state(state, mesh):
     }
 
 
+class ReportedBy:
+    """An experiment whose host side lives in a module: `host_init`,
+    `report` and `refresh` call `report_module.empty_host(experiment)`,
+    `.report(experiment, chunk, outputs, host, sink)` and
+    `.refresh(experiment, host, sink)`."""
+
+    report_module = None  # set by the subclass
+
+    def host_init(self) -> dict:
+        return self.report_module.empty_host(self)
+
+    def report(self, chunk, outputs, host, sink):
+        return self.report_module.report(self, chunk, outputs, host, sink)
+
+    def refresh(self, host, sink) -> None:
+        self.report_module.refresh(self, host, sink)
+
+
 class NullSink:
     """What `report` writes to when a run has no directory: nothing."""
 

@@ -46,13 +46,14 @@ from jaxmeta.run.population import (
 from jaxmeta.run.sharding import pad_population, padded_size
 
 
-class EpisodesExperiment:
+class EpisodesExperiment(driver.ReportedBy):
     """The experiment on the driver (kind "episodes"). Building it checks the
     whole config (every env's target and tune configs, the final budgets)
     before anything compiles; `plan[c]` says what chunk c does."""
 
     kind = "episodes"
     headline = "stage"
+    report_module = report_mod
 
     def __init__(self, config: EpisodesConfig):
         if not isinstance(config, EpisodesConfig):
@@ -214,15 +215,6 @@ class EpisodesExperiment:
                 "failure_code": code,
             }
         return {"population": population, "shared": state["shared"]}, outputs
-
-    def host_init(self) -> dict:
-        return report_mod.empty_host(self)
-
-    def report(self, chunk, outputs, host, sink):
-        return report_mod.report(self, chunk, outputs, host, sink)
-
-    def refresh(self, host, sink) -> None:
-        report_mod.refresh(self, host, sink)
 
     def result_rows(self, host) -> list[dict]:
         """One row per (env, method, seed): episodes to target and costs."""

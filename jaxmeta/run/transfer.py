@@ -133,12 +133,13 @@ def check_same_policies(trainers, test: EpisodesExperiment) -> None:
             )
 
 
-class TransferExperiment:
+class TransferExperiment(driver.ReportedBy):
     """The experiment on the driver (kind "transfer"); building it checks
     the whole config before anything compiles."""
 
     kind = "transfer"
     headline = "stage"
+    report_module = report_mod
 
     def __init__(self, config: TransferConfig):
         if not isinstance(config, TransferConfig):
@@ -246,15 +247,6 @@ class TransferExperiment:
         fields = {k: getattr(task, k) for k in part.tasks.domains}
         outputs = {"meta": sub_out, "task": fields}
         return {"population": population, "shared": shared}, outputs
-
-    def host_init(self) -> dict:
-        return report_mod.empty_host(self)
-
-    def report(self, chunk, outputs, host, sink):
-        return report_mod.report(self, chunk, outputs, host, sink)
-
-    def refresh(self, host, sink) -> None:
-        report_mod.refresh(self, host, sink)
 
     def result_rows(self, host) -> list[dict]:
         """One row per (test env, method, seed): trials and episodes to target."""
