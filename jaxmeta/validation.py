@@ -97,7 +97,7 @@ def coerce(where: str, value, annotation):
         return (
             tuple(
                 coerce(f"{where}[{i}]", v, a)
-                for i, (v, a) in enumerate(zip(args, value, strict=True))
+                for i, (v, a) in enumerate(zip(value, args, strict=True))
             )
             if args
             else tuple(value)

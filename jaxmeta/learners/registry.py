@@ -3,9 +3,12 @@
 from jaxmeta.learners.dqn import DQN
 from jaxmeta.learners.es import ES
 from jaxmeta.learners.esac import ESAC
+from jaxmeta.learners.hierarchical.maxq import MAXQ
+from jaxmeta.learners.hierarchical.options import SMDPQ, IntraOptionQ
 from jaxmeta.learners.nsr_es import NSRES
 from jaxmeta.learners.ppo import PPO
 from jaxmeta.learners.ppo_episodic import EpisodicPPO
+from jaxmeta.learners.qlearning import SARSA, QLearning
 from jaxmeta.learners.reinforce import Reinforce
 from jaxmeta.learners.sac import SAC
 from jaxmeta.learners.trpo import TRPO
@@ -16,11 +19,16 @@ LEARNERS = {
     "dqn": DQN,
     "es": ES,
     "esac": ESAC,
+    "intra_option_q": IntraOptionQ,
+    "maxq": MAXQ,
     "nsr_es": NSRES,
     "ppo": PPO,
     "ppo_episodic": EpisodicPPO,
+    "qlearning": QLearning,
     "reinforce": Reinforce,
     "sac": SAC,
+    "sarsa": SARSA,
+    "smdp_q": SMDPQ,
     "trpo": TRPO,
     "trpo_episodic": EpisodicTRPO,
 }

@@ -89,6 +89,30 @@ def _episodes_config():
     return EpisodesConfig
 
 
+def _rl2_experiment(config):
+    from jaxmeta.run.rl2 import RL2Experiment
+
+    return RL2Experiment(config)
+
+
+def _rl2_config():
+    from jaxmeta.run.rl2_config import RL2Config
+
+    return RL2Config
+
+
+def _options_experiment(config):
+    from jaxmeta.run.options import OptionsExperiment
+
+    return OptionsExperiment(config)
+
+
+def _options_config():
+    from jaxmeta.run.options_config import OptionsConfig
+
+    return OptionsConfig
+
+
 def _transfer_experiment(config):
     from jaxmeta.run.transfer import TransferExperiment
 
@@ -101,6 +125,30 @@ def _transfer_config():
     return TransferConfig
 
 
+def _maxq_experiment(config):
+    from jaxmeta.run.maxq import MAXQExperiment
+
+    return MAXQExperiment(config)
+
+
+def _maxq_config():
+    from jaxmeta.run.maxq import MAXQConfig
+
+    return MAXQConfig
+
+
+def _maml_experiment(config):
+    from jaxmeta.run.maml import MAMLExperiment
+
+    return MAMLExperiment(config)
+
+
+def _maml_config():
+    from jaxmeta.run.maml_config import MAMLConfig
+
+    return MAMLConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
@@ -108,7 +156,11 @@ KINDS = {
     "compare": (_LazyConfig(_compare_config), _compare_experiment),
     "trust-region": (_LazyConfig(_trust_region_config), _trust_region_experiment),
     "episodes": (_LazyConfig(_episodes_config), _episodes_experiment),
+    "rl2": (_LazyConfig(_rl2_config), _rl2_experiment),
     "transfer": (_LazyConfig(_transfer_config), _transfer_experiment),
+    "maxq": (_LazyConfig(_maxq_config), _maxq_experiment),
+    "maml": (_LazyConfig(_maml_config), _maml_experiment),
+    "options": (_LazyConfig(_options_config), _options_experiment),
 }
 
 
@@ -239,6 +291,47 @@ EXPERIMENTS = {
         "transfer",
         _experiments_file("sam_hrl_hs_transfer", "full"),
         "the same at the full budget, 5 seeds (accelerator mode)",
+    ),
+    "rl2": (
+        "rl2",
+        _experiments_file("rl2", "quick"),
+        "RL^2 vs bandit and random-MDP baselines, Duan et al. 2016 (CPU mode)",
+    ),
+    "rl2-full": (
+        "rl2",
+        _experiments_file("rl2", "full"),
+        "the same on all of the paper's settings and sizes (accelerator mode)",
+    ),
+    "options": (
+        "options",
+        _experiments_file("options", "quick"),
+        "flat vs SMDP vs intra-option Q-learning in Four Rooms, seeds/001 (CPU)",
+    ),
+    "options-full": (
+        "options",
+        _experiments_file("options", "full"),
+        "the same with 100 trials and 4 learning rates (accelerator mode)",
+    ),
+    "maxq": (
+        "maxq",
+        _experiments_file("maxq", "quick"),
+        "MAXQ-Q vs flat Q-learning on Taxi, 30 trials (Dietterich 2000)",
+    ),
+    "maxq-full": (
+        "maxq",
+        _experiments_file("maxq", "full"),
+        "the same with 100 trials and 5x the env steps",
+    ),
+    "maml": (
+        "maml",
+        _experiments_file("maml", "quick"),
+        "MAML, FOMAML, Directed-MAML, pretrained, random on Navigation2D and "
+        "CartPole tasks (CPU mode)",
+    ),
+    "maml-full": (
+        "maml",
+        _experiments_file("maml", "full"),
+        "the same at the papers' sizes (accelerator mode)",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (

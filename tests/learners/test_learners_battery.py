@@ -69,6 +69,13 @@ TINY = {
     ),
     "trpo": TINY_TRPO,
     "trpo_episodic": TINY_TRPO,
+    # Tabular, on Taxi: 64 steps an update, so its 200-step limit ends
+    # episodes within the 4 updates (options learners: primitive options).
+    "qlearning": dict(num_envs=2, num_steps=64),
+    "sarsa": dict(num_envs=2, num_steps=64),
+    "smdp_q": dict(num_envs=2, num_steps=64),
+    "intra_option_q": dict(num_envs=2, num_steps=64),
+    "maxq": dict(num_envs=1, num_steps=1000),  # one env a trial; Put learns
 }
 NUM_UPDATES = 4
 SIZE = 3
@@ -100,6 +107,11 @@ ENVS = {
     "dqn": ("CartPole-v1", None),
     "nsr_es": ("LunarLander-v3", "LunarLanderContinuous-v3"),
     "esac": (None, "Pendulum-v1"),
+    "qlearning": ("Taxi-v3", None),
+    "sarsa": ("Taxi-v3", None),
+    "smdp_q": ("Taxi-v3", None),
+    "intra_option_q": ("Taxi-v3", None),
+    "maxq": ("Taxi-v3", None),
 }
 DEFAULT_ENVS = ("CartPole-v1", "Pendulum-v1")
 # (metric of the first rollout, equal when only hparams differ; a metric that
@@ -113,6 +125,15 @@ SAME_FIRST_ROLLOUT = {
     "trpo_episodic": ("episodes", "train/kl"),
     "dqn": ("episode_return", "train/td_loss"),
     "ppo_episodic": ("episodes", "train/approx_kl"),
+    # Tabular learners learn from the first step; no Taxi episode ends in
+    # the first update (NaN return in every member).
+    "qlearning": ("episode_return", "train/td_error"),
+    "sarsa": ("episode_return", "train/td_error"),
+    "smdp_q": ("episode_return", "train/td_error"),
+    "intra_option_q": ("episode_return", "train/td_error"),
+    # 1,000-step updates (Put is only reached then): the first update's
+    # episodes all end by the 200-step limit, in every member.
+    "maxq": ("episodes", "train/td_error"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.
