@@ -13,6 +13,7 @@ _LAZY: dict[str, str] = {
     "fomaml": "jaxmeta.adapt.maml:FOMAML",
     "directed-maml": "jaxmeta.adapt.directed_maml:DirectedMAML",
     "directed-fomaml": "jaxmeta.adapt.directed_maml:DirectedFOMAML",
+    "rl2": "jaxmeta.adapt.rl2:RL2",  # a recurrent learner, its own battery
 }
 _CLASSES: dict[str, type] = {}
 

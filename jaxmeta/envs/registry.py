@@ -14,7 +14,10 @@ import gymnax
 from jaxmeta.validation import unknown_name
 
 # name -> "jaxmeta.envs.module:factory". Each env module's owner edits its lines.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    "BernoulliBandit-v0": "jaxmeta.envs.bandits:make_bernoulli_bandit",
+    "RandomMDP-v0": "jaxmeta.envs.random_mdp:make_random_mdp",
+}
 _FACTORIES: dict[str, Callable] = {}
 _INSTANCES: dict[tuple, tuple] = {}
 
