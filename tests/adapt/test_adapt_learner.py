@@ -47,7 +47,7 @@ def test_learner_step_rejects_what_it_cannot_do():
         make_adapter("maml", env, tasks=TASKS, learner="ppo")
 
 
-@pytest.mark.slow
+@pytest.mark.long  # about 25 s: `pytest -m long`
 def test_maml_ppo_improves_post_adaptation_return_on_cartpole_tasks():
     adapter, hparams = _maml_ppo(num_episodes=8, meta_batch_size=4)
     hparams = hparams.replace(outer_lr=jnp.float32(0.01))

@@ -55,7 +55,7 @@ def test_converged_maxq_is_hierarchically_optimal_on_taxi():
         learner.default_hparams(), learning_rate=1.0, gamma=1.0,
         eps_start=0.2, eps_end=0.2,
     )  # fmt: skip
-    run = jax.jit(lambda k: train(learner, k, hparams, env_params, 40))
+    run = jax.jit(lambda k: train(learner, k, hparams, env_params, 25))
     state, metrics = run(jax.random.key(0))
     assert not bool(state.diverged)
     starts = jnp.asarray(taxi.initial_state_support())

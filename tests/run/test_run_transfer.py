@@ -55,6 +55,10 @@ def finished(tmp_path_factory):
     return experiment, run_dir, rows
 
 
+# The end-to-end run takes about a minute (two envs' tune programs and the
+# final training compile): `pytest -m long` runs it; the suite keeps the
+# warm-start, counting and refusal tests.
+@pytest.mark.long
 def test_meta_training_then_test_searches_files_and_rows(finished):
     experiment, run_dir, rows = finished
     for name in ("transfer.md", "transfer.csv", "meta_training.csv",
@@ -80,8 +84,8 @@ def test_meta_training_then_test_searches_files_and_rows(finished):
     assert "Acrobot-v1 (unseen)" in experiment.summary(rows)
 
 
-def test_warm_searches_start_from_the_meta_trained_networks(finished):
-    experiment, _, _ = finished
+def test_warm_searches_start_from_the_meta_trained_networks():
+    experiment, _ = build("transfer", _config())
     key, mesh = jax.random.key(3), driver.population_mesh()
     state = experiment.init(key, mesh)
     fresh = state["shared"]["policy"]["params"]
@@ -97,6 +101,7 @@ def test_warm_searches_start_from_the_meta_trained_networks(finished):
         assert all(jax.tree_util.tree_leaves(same)) == (label == WARM_LABEL), label
 
 
+@pytest.mark.long
 def test_resume_from_a_mid_run_checkpoint_equals_uninterrupted(finished, tmp_path):
     experiment, run_dir, rows = finished
     copy = str(tmp_path / "resumed")
