@@ -1,10 +1,14 @@
 """Episodes to target (seeds/000's table): SAM-HRL-HS (HyperScore calibrated
 online), SAM-HRL-HS with the fixed HyperScore, GP-BO, random search, CMA-ES
 and successive halving tune the same learner at the same budget in env
-steps; the config each found trains on a fresh key, and the episodes until
-the running mean over 100 training episodes reaches the target (and the
-first update whose greedy evaluation over 32 episodes does) are counted,
-beside the learner at its defaults and REINFORCE at its defaults.
+steps (and MAML meta-trains PPO's initial weights over the env's tasks at
+about that budget); the config each found trains on a fresh key, and the
+episodes until the running mean over 100 training episodes reaches the
+target (and the first update whose greedy evaluation over 32 episodes
+does) are counted, beside the learner at its defaults, the learner at its
+defaults from the MAML-meta-learned weights (the seed's MAML row; CartPole
+and LunarLander, not MountainCar, whose DQN MAML cannot differentiate) and
+REINFORCE at its defaults.
 
     python experiments/sam_hrl_hs.py           # --quick: the CPU mode (2 seeds)
     python experiments/sam_hrl_hs.py --full    # 5 seeds at the full budget
@@ -16,7 +20,7 @@ MountainCar-v0 (-110): its reward is -1 until the flag, so an on-policy
 learner sees no signal until random actions reach it, which they rarely do
 in 200 steps (rl-zoo's PPO needs 1e6 steps and normalisation there; its DQN
 -101 at 1.2e5). Writes runs/sam-hrl-hs-N/: table.md, results.csv,
-trials.csv, best_so_far.png. docs/sam_hrl_hs.md discusses the results.
+trials.csv, maml.csv, best_so_far.png. docs/sam_hrl_hs.md discusses the results.
 """
 
 import sys
@@ -77,6 +81,31 @@ def _ppo(env, target, num_steps, bounds, eval_max_steps, sizes) -> dict:
     }
 
 
+def with_maml(table: dict, meta_batch: int, episodes: int, horizon: int) -> dict:
+    """`table` with the seed's MAML row: MAML meta-trains the table's PPO
+    over the env's task distribution (one PPO update as the inner step at
+    learning rate 0.01, Adam 0.01 outside, `meta_batch` tasks of `episodes`
+    post-adaptation episodes of up to `horizon` steps), for as many
+    meta-iterations (an even number, 2 chunks) as fit in one tuning run's
+    env steps; the final run is PPO at its defaults from those weights."""
+    per_update = (
+        table["learner_config"]["num_envs"] * table["learner_config"]["num_steps"]
+    )
+    budget = table["population_size"] * table["rounds"] * table["num_updates"]
+    per_iteration = meta_batch * (per_update + episodes * horizon)
+    iterations = max(2, budget * per_update // per_iteration // 2 * 2)
+    return {
+        **table,
+        "maml": {
+            "meta_iterations": iterations, "chunks": 2,
+            "adapter": {"meta_batch_size": meta_batch, "num_episodes": episodes,
+                        "horizon": horizon},
+            "hparams": {"outer_lr": 0.01},
+            "learner_hparams": {"learning_rate": 0.01},
+        },
+    }  # fmt: skip
+
+
 def cartpole(*sizes) -> dict:
     """PPO, 8 envs x 64 steps per update (512 env steps); `sizes` as `_sizes`."""
     return _ppo("CartPole-v1", 475.0, 64, [0.0, 500.0], 500, sizes)
@@ -125,9 +154,9 @@ def quick() -> dict:
     rounds of short runs; final training 2e5 (CartPole), 4e4 (MountainCar),
     1e5 (LunarLander) env steps; 3 GP-BO rounds per HyperScore refit."""
     envs = [
-        cartpole(8, 3, 20, 204_800, 8),
+        with_maml(cartpole(8, 3, 20, 204_800, 8), 8, 8, 200),
         mountain_car(4, 2, 500, 40_960, 4),
-        lunar_lander(8, 2, 10, 102_400, 4),
+        with_maml(lunar_lander(8, 2, 10, 102_400, 4), 4, 4, 500),
     ]
     return _experiment("sam-hrl-hs", envs, 3, 2)
 
@@ -138,9 +167,9 @@ def full() -> dict:
     each; LunarLander 1e5 each), final training 2e5 / 1.2e5 / 1e6 env steps
     (rl-zoo's budgets where they reach the target)."""
     envs = [
-        cartpole(16, 4, 40, 204_800, 20),
+        with_maml(cartpole(16, 4, 40, 204_800, 20), 20, 10, 500),
         mountain_car(16, 4, 3_750, 120_000, 20),
-        lunar_lander(16, 4, 100, 1_024_000, 20),
+        with_maml(lunar_lander(16, 4, 100, 1_024_000, 20), 20, 10, 1000),
     ]
     return _experiment("sam-hrl-hs-full", envs, 12, 5)
 

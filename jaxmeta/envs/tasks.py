@@ -173,6 +173,33 @@ class MountainCarTasks(TaskDistribution):
         return EnvParams()
 
 
+@dataclass(frozen=True)
+class LunarLanderTasks(TaskDistribution):
+    """LunarLander-v3 (and its continuous version) tasks over ``gravity``
+    (Gymnasium allows (-12, 0); default -10), ``wind_power`` (0-20, default
+    15) and ``turbulence_power`` (0-2, default 1.5). Wind and turbulence act
+    only where ``base_params.enable_wind`` is on (the v3 default is off, so
+    its tasks vary gravity alone; ``make("LunarLander-v3", enable_wind=True)``
+    gives windy tasks). The ranges are our choice: the Directed-MAML paper's
+    text we could read does not say what its LunarLander tasks vary."""
+
+    gravity: tuple[float, float] = (-11.0, -9.0)
+    wind_power: tuple[float, float] = (0.0, 15.0)
+    turbulence_power: tuple[float, float] = (0.0, 1.5)
+    base_params: Any = None
+
+    domains: ClassVar[dict[str, Domain]] = {
+        "gravity": Domain(-12.0, 0.0, open_minimum=True, open_maximum=True),
+        "wind_power": Domain(0.0, 20.0),
+        "turbulence_power": Domain(0.0, 2.0),
+    }
+
+    def default_base_params(self):
+        from jaxmeta.envs.lunar_lander import LunarLanderParams
+
+        return LunarLanderParams()
+
+
 # env name -> the task distribution of `jaxmeta.envs.make(name)`'s params
 # ("module:Class", imported when asked for: some modules import this one).
 TASK_DISTRIBUTIONS = {
@@ -180,6 +207,8 @@ TASK_DISTRIBUTIONS = {
     "CartPoleContinuous-v1": "jaxmeta.envs.tasks:CartPoleTasks",
     "Pendulum-v1": "jaxmeta.envs.tasks:PendulumTasks",
     "MountainCar-v0": "jaxmeta.envs.tasks:MountainCarTasks",
+    "LunarLander-v3": "jaxmeta.envs.tasks:LunarLanderTasks",
+    "LunarLanderContinuous-v3": "jaxmeta.envs.tasks:LunarLanderTasks",
     "Navigation2D-v0": "jaxmeta.envs.navigation2d:Navigation2DTasks",
     "Minigolf-v0": "jaxmeta.envs.minigolf:MinigolfTasks",
     "Elikoeidis-v0": "jaxmeta.envs.elikoeidis:ElikoeidisTasks",

@@ -1,8 +1,11 @@
 """Episodes to target (seeds/000's table) on the run layer: for each env and
 searcher, `seeds` tuning runs at one budget in env steps; then the config
 each found trains on a fresh key and its episodes to the env's target are
-counted, beside the tuned learner at its defaults and REINFORCE at its
-defaults (the seed's REINFORCE row).
+counted, beside the tuned learner at its defaults, REINFORCE at its
+defaults (the seed's REINFORCE row) and, for env tables with a `maml`
+sub-table, the tuned learner at its defaults from MAML-meta-learned weights
+(the seed's MAML row; `run.episodes_maml`, meta-trained after the tuning
+runs, before the final training).
 
 Each tuning run is the tune experiment itself (`run.tune.TuneExperiment`, or
 `run.multi_fidelity.MultiFidelityExperiment` for successive halving), driven
@@ -29,6 +32,13 @@ from jaxmeta.learners import hparams_with
 from jaxmeta.run import driver
 from jaxmeta.run import episodes_report as report_mod
 from jaxmeta.run.episodes_config import EpisodesConfig
+from jaxmeta.run.episodes_maml import (
+    meta_chunk_jit,
+    meta_init_jit,
+    meta_keys,
+    meta_steps_per_chunk,
+    with_meta_params,
+)
 from jaxmeta.run.episodes_setup import (
     EnvPart,
     Group,
@@ -44,6 +54,9 @@ from jaxmeta.run.population import (
     train_members,
 )
 from jaxmeta.run.sharding import pad_population, padded_size
+
+META = -2  # `Where.searcher` of a MAML meta-training chunk (-1: final)
+GROUP_INDEX = {"tuned": 0, "reference": 1, "maml": 2}  # in the groups' keys
 
 
 class EpisodesExperiment(driver.ReportedBy):
@@ -70,6 +83,9 @@ class EpisodesExperiment(driver.ReportedBy):
                 for s in range(config.seeds):
                     n = tuner.num_chunks
                     self.plan += [Where(e, j, s, c, c == n - 1) for c in range(n)]
+            if part.maml:
+                n = part.spec["maml"]["chunks"]
+                self.plan += [Where(e, META, 0, c, c == n - 1) for c in range(n)]
             n = part.spec["final_chunks"]
             self.plan += [Where(e, -1, 0, c, c == n - 1) for c in range(n)]
         self.num_chunks = len(self.plan)
@@ -82,8 +98,8 @@ class EpisodesExperiment(driver.ReportedBy):
         return f"{self.config.envs[e]['env']}/{self.config.searchers[j]['label']}"
 
     def groups(self, part: EnvPart) -> list[Group]:
-        """The final-training groups of an env: tuned, then reference."""
-        return [part.tuned] + ([part.reference] if part.reference else [])
+        """The final-training groups of an env: tuned, reference, maml."""
+        return [g for g in (part.tuned, part.reference, part.maml) if g]
 
     def init(self, key, mesh):
         """Zero tuning slots and final groups of every env; `found` empty."""
@@ -101,9 +117,14 @@ class EpisodesExperiment(driver.ReportedBy):
                 "z": jnp.zeros((len(part.tuners), seeds, dim), jnp.float32),
                 "eval_return": jnp.full((len(part.tuners), seeds), jnp.nan),
             }
+            if part.maml:
+                meta = jax.eval_shape(lambda p=part: self._meta_init(key, p, mesh))
+                population[f"{part.spec['env']}/maml"] = zeros(meta)
             for group in self.groups(part):
                 members = jax.eval_shape(
-                    lambda g=group, p=part: self._init_group(key, g, p, shared, mesh)
+                    lambda g=group, p=part: self._init_group(
+                        key, g, p, shared, mesh, population
+                    )
                 )
                 population[f"{part.spec['env']}/final/{group.name}"] = zeros(members)
         return driver.place_state({"population": population, "shared": shared}, mesh)
@@ -112,6 +133,8 @@ class EpisodesExperiment(driver.ReportedBy):
         """[members] hparams of a group: found configs by (searcher, seed),
         then the defaults per seed; the reference's defaults per seed."""
         seeds = self.config.seeds
+        if group.name == "maml":
+            return broadcast(group.learner.default_hparams(), seeds)
         if group.name == "reference":
             ref = part.spec["reference"]
             base = hparams_with(
@@ -125,19 +148,30 @@ class EpisodesExperiment(driver.ReportedBy):
             lambda a, b: jnp.concatenate([a, b.astype(a.dtype)]), tuned, defaults
         )
 
-    def _init_group(self, key, group, part, shared, mesh):
+    def _init_group(self, key, group, part, shared, mesh, population):
         hparams = self._hparams(group, part, shared)
         count = len(group.labels) * self.config.seeds
         size = padded_size(count, mesh)
-        index = self.parts.index(part) * 10 + (group.name == "reference")
+        index = self.parts.index(part) * 10 + GROUP_INDEX[group.name]
         keys = jax.random.split(jax.random.fold_in(key, 50_000 + index), count)
-        return start_members_jit(
+        members = start_members_jit(
             group.learner,
             pad_population(keys, count, size),
             pad_population(hparams, count, size),
             part.env_params,
             False,
         )
+        if group.name == "maml":  # start from the meta-learned weights
+            meta = population[f"{part.spec['env']}/maml"]
+            members = with_meta_params(members, meta.params, count)
+        return members
+
+    def _meta_init(self, key, part, mesh):
+        """[padded seeds] MetaStates of an env's MAML meta-learners."""
+        seeds = self.config.seeds
+        keys, _ = meta_keys(key, self.parts.index(part), seeds)
+        keys = pad_population(keys, seeds, padded_size(seeds, mesh))
+        return meta_init_jit(part.adapter, keys, part.meta_hparams)
 
     def step(self, key, state, chunk: int, mesh):
         """Chunk `chunk` of the plan: a tuning chunk or a final one."""
@@ -145,6 +179,8 @@ class EpisodesExperiment(driver.ReportedBy):
         began = time.perf_counter()
         if where.searcher >= 0:
             state, outputs = self._tune_step(key, state, where, mesh)
+        elif where.searcher == META:
+            state, outputs = self._meta_step(key, state, where, mesh)
         else:
             state, outputs = self._final_step(key, state, where, mesh)
         jax.block_until_ready((state, outputs))
@@ -181,13 +217,37 @@ class EpisodesExperiment(driver.ReportedBy):
         del where, state
         return tuner.init(key_run, mesh)
 
+    def _meta_step(self, key, state, where, mesh):
+        """One chunk of every seed's MAML meta-training on env `where.env`."""
+        part, seeds = self.parts[where.env], self.config.seeds
+        name = f"{part.spec['env']}/maml"
+        if where.sub == 0:
+            meta = self._meta_init(key, part, mesh)
+        else:
+            meta = state["population"][name]
+        _, keys = meta_keys(key, where.env, seeds)
+        keys = pad_population(keys, seeds, padded_size(seeds, mesh))
+        per_chunk = part.spec["maml"]["meta_iterations"] // part.spec["maml"]["chunks"]
+        meta, post = meta_chunk_jit(
+            part.adapter, keys, meta, part.meta_hparams, per_chunk
+        )
+        population = {**state["population"], name: meta}
+        outputs = {
+            "post_return": post[:seeds],
+            "diverged": meta.diverged[:seeds],
+            "env_steps": meta_steps_per_chunk(part.adapter, part.spec["maml"]),
+        }
+        return {"population": population, "shared": state["shared"]}, outputs
+
     def _final_step(self, key, state, where, mesh):
         part = self.parts[where.env]
         population, outputs = dict(state["population"]), {}
         for index, group in enumerate(self.groups(part)):
             name = f"{part.spec['env']}/final/{group.name}"
             if where.sub == 0:
-                members = self._init_group(key, group, part, state["shared"], mesh)
+                members = self._init_group(
+                    key, group, part, state["shared"], mesh, state["population"]
+                )
             else:
                 members = population[name]
             upc, count = group.updates_per_chunk, len(group.labels) * self.config.seeds

@@ -14,6 +14,7 @@ import dataclasses
 import math
 
 from jaxmeta.run.config import dataclass_from_dict
+from jaxmeta.run.episodes_maml import check_maml_spec
 from jaxmeta.run.results import check_run_name
 from jaxmeta.validation import check_names, coerce
 
@@ -38,6 +39,7 @@ ENV_FIELDS = {
     "final_eval_episodes": int,
     "window": int,
     "reference": dict,
+    "maml": dict,
 }
 ENV_DEFAULTS = {
     "env_config": {},
@@ -53,6 +55,7 @@ ENV_DEFAULTS = {
     "final_eval_episodes": 32,  # the greedy evaluation of issue 11
     "window": 100,  # episodes in the running mean
     "reference": {"learner": "reinforce"},
+    "maml": {},  # no MAML-initialised row (run.episodes_maml)
 }
 POSITIVE = (
     "population_size", "rounds", "num_updates", "chunk_size", "eval_episodes",
@@ -112,6 +115,7 @@ def check_env_spec(spec, where: str) -> dict:
     if spec["reference"]:
         check_names(f"{where}.reference field", spec["reference"], REFERENCE_FIELDS)
         coerce(f"{where}.reference.learner", spec["reference"].get("learner"), str)
+    spec["maml"] = check_maml_spec(spec["maml"], f"{where}.maml")
     return spec
 
 
@@ -136,7 +140,9 @@ class EpisodesConfig:
     """Envs x searchers x seeds: each seed of each searcher tunes on its env
     at the env's budget, then the config it found trains `final_env_steps`
     and its episodes to the target are counted; plus the env's tuned learner
-    at its defaults and the `reference` learner (REINFORCE) at its defaults.
+    at its defaults, the `reference` learner (REINFORCE) at its defaults
+    and, where an env table has a `maml` sub-table, the tuned learner at its
+    defaults from MAML-meta-learned weights (`run.episodes_maml`).
     """
 
     name: str
@@ -162,8 +168,10 @@ class EpisodesConfig:
         ):
             if len(set(names)) != len(names):
                 raise ValueError(f"{kind}s must be distinct, got {names}")
-        if any(s["label"] in ("defaults", "reference") for s in searchers):
-            raise ValueError("searcher labels 'defaults' and 'reference' are taken")
+        if any(s["label"] in ("defaults", "reference", "maml") for s in searchers):
+            raise ValueError(
+                "searcher labels 'defaults', 'reference' and 'maml' are taken"
+            )
         object.__setattr__(self, "envs", envs)
         object.__setattr__(self, "searchers", searchers)
         if coerce("seeds", self.seeds, int) < 1:

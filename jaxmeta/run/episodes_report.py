@@ -16,6 +16,7 @@ import numpy as np
 
 from jaxmeta.learners.base import FAILURE_NONE
 from jaxmeta.run.driver import NullSink
+from jaxmeta.run.episodes_maml import meta_report
 from jaxmeta.score import episodes_to_target_from_updates
 from jaxmeta.score.stats import format_ci
 
@@ -48,6 +49,8 @@ def seed_number(env: str, searcher: dict | None) -> str:
     i = _seed_key(env)
     if i is None:
         return ""
+    if searcher == "maml":
+        return f"{SEED_TABLE['MAML'][i]:,}"
     if searcher is None:  # the reference row
         return f"{SEED_TABLE['REINFORCE'][i]:,}"
     if searcher["searcher"] == "sam-hrl-hs" and searcher["calibrate_online"]:
@@ -150,9 +153,9 @@ def env_rows(experiment, part, record, host) -> list[dict]:
             found = host["found"].get(key)
             reached = bool(train[i] <= cum[i, -1])
             rows.append({
-                "env": env, "method": label if group.name == "tuned" else "reference",
-                "learner": part.spec["learner"] if group.name == "tuned"
-                else part.spec["reference"]["learner"],
+                "env": env, "method": group.name if group.name != "tuned" else label,
+                "learner": part.spec["reference"]["learner"]
+                if group.name == "reference" else part.spec["learner"],
                 "seed": seed, "target": target,
                 "train_reached": reached,
                 "train_episodes_to_target": float(train[i]) if reached else np.nan,
@@ -169,7 +172,8 @@ def env_rows(experiment, part, record, host) -> list[dict]:
                 "tuning_env_steps": cost["env_steps"],
                 "tuning_seconds": cost["seconds"],
                 "failed": mine["code"][i] != FAILURE_NONE,
-                "config": _config_text(found["config"]) if found else "defaults",
+                "config": _config_text(found["config"]) if found
+                else "defaults" + (" from MAML init" if group.name == "maml" else ""),
             })  # fmt: skip
     return rows
 
@@ -184,6 +188,10 @@ def report(experiment, chunk, outputs, host, sink):
         messages = _tune_report(experiment, where, outputs, host, sink)
         label = experiment.config.searchers[where.searcher]["label"]
         stage = f"{env} {label} seed {where.seed}"
+    elif where.searcher == -2:
+        messages = meta_report(experiment, where, outputs, host, sink)
+        chunks = experiment.parts[where.env].spec["maml"]["chunks"]
+        stage = f"{env} maml {where.sub + 1}/{chunks}"
     else:
         _final_report(experiment, where, outputs, host)
         chunks = experiment.parts[where.env].spec["final_chunks"]
@@ -225,14 +233,18 @@ def table(experiment, rows) -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         labels = [s["label"] for s in experiment.config.searchers]
-        for label in [*labels, "defaults", "reference"]:
+        for label in [*labels, "defaults", "maml", "reference"]:
             mine = [r for r in rows if r["env"] == env and r["method"] == label]
             if not mine:
                 continue
             searcher = next(
                 (s for s in experiment.config.searchers if s["label"] == label), None
             )
-            name = label if label != "reference" else mine[0]["learner"] + " defaults"
+            name = {
+                "reference": mine[0]["learner"] + " defaults",
+                "maml": f"{mine[0]['learner']} defaults from MAML init",
+            }.get(label, label)
+            costly = searcher or label == "maml"  # tuning or meta-training
             col = lambda k, rs=mine: np.array([r[k] for r in rs], float)  # noqa: E731
             train_hit, greedy_hit = col("train_reached") > 0, col("greedy_reached") > 0
             steps = np.array(
@@ -248,9 +260,11 @@ def table(experiment, rows) -> str:
                 _median_text(steps, greedy_hit),
                 format_ci(col("final_greedy_return")),
                 format_ci(col("tuned_eval_return")) if searcher else "-",
-                f"{col('tuning_env_steps').mean():,.0f}" if searcher else "0",
-                f"{col('tuning_seconds').mean():.0f}" if searcher else "0",
-                seed_number(env, searcher) if label != "defaults" else "",
+                f"{col('tuning_env_steps').mean():,.0f}" if costly else "0",
+                f"{col('tuning_seconds').mean():.0f}" if costly else "0",
+                seed_number(env, "maml" if label == "maml" else searcher)
+                if label != "defaults"
+                else "",
             ]
             lines.append("| " + " | ".join(cells) + " |")
         i = _seed_key(env)

@@ -15,6 +15,7 @@ from jaxmeta.learners import hparams_with
 from jaxmeta.learners.base import check_hparams
 from jaxmeta.learners.registry import make_learner
 from jaxmeta.run.episodes_config import EpisodesConfig, check_target
+from jaxmeta.run.episodes_maml import build_adapter
 from jaxmeta.run.multi_fidelity import MultiFidelityExperiment, tune_experiment
 from jaxmeta.run.multi_fidelity_config import schedule, slot_name
 from jaxmeta.run.population import MAX_ENV_STEPS
@@ -99,6 +100,9 @@ class EnvPart:
     tuners: list  # per searcher: a tune experiment
     tuned: Group  # found configs, then the defaults
     reference: Group | None
+    maml: Group | None = None  # the tuned learner from meta-learned weights
+    adapter: object = None  # MAML over the tuned learner (with `maml`)
+    meta_hparams: object = None  # its hparams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +111,7 @@ class Where:
     final-training chunk of env."""
 
     env: int
-    searcher: int  # -1: final training
+    searcher: int  # -1: final training, -2: MAML meta-training
     seed: int
     sub: int  # chunk within the tuning run / final training
     last: bool
@@ -130,7 +134,8 @@ def _group(name, learner, labels, spec, where) -> Group:
 def env_part(spec, config: EpisodesConfig, where: str) -> EnvPart:
     """Everything one env table runs (target checked first): a tune
     experiment per searcher, the final groups (tuned: one member per
-    (searcher, seed) then the defaults per seed; reference: one per seed)."""
+    (searcher, seed) then the defaults per seed; reference and maml: one per
+    seed) and, with a `maml` sub-table, the MAML adapter."""
     env, env_params = make(spec["env"], **spec["env_config"])
     check_target(spec["env"], env_params, spec["target"], where)
     tuners = [
@@ -151,7 +156,16 @@ def env_part(spec, config: EpisodesConfig, where: str) -> EnvPart:
         reference = _group("reference", learner, [ref["learner"]], spec, where)
         hparams = hparams_with(learner.default_hparams(), **ref.get("hparams", {}))
         check_hparams(learner, hparams, f"{where}.reference.hparams")
-    return EnvPart(spec, env_params, tuners[0].space, tuners, tuned, reference)
+    part = EnvPart(spec, env_params, tuners[0].space, tuners, tuned, reference)
+    if spec["maml"]:
+        adapter, meta_hparams = build_adapter(
+            spec["maml"], spec["env"], env, env_params, final, f"{where}.maml"
+        )
+        maml = _group("maml", final, ["maml"], spec, where)
+        part = dataclasses.replace(
+            part, maml=maml, adapter=adapter, meta_hparams=meta_hparams
+        )
+    return part
 
 
 def broadcast(hparams, count: int):

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from jaxmeta.envs import make
-from jaxmeta.envs.tasks import CartPoleTasks, PendulumTasks
+from jaxmeta.envs.tasks import (
+    CartPoleTasks,
+    LunarLanderTasks,
+    PendulumTasks,
+    task_distribution,
+)
 
 
 def test_cartpole_tasks_vmap_to_consistent_params_that_drive_cartpole():
@@ -69,3 +74,34 @@ def test_cartpole_tasks_reject_bad_ranges_naming_the_field(kwargs, field):
 def test_pendulum_tasks_reject_zero_mass():
     with pytest.raises(ValueError, match=r"^m must lie in \(0.0, inf\]"):
         PendulumTasks(m=(0.0, 1.0))
+
+
+def test_lunar_lander_tasks_vary_gravity_and_drive_the_lander():
+    env, env_params = make("LunarLander-v3")
+    dist = task_distribution("LunarLander-v3", env_params, gravity=(-11.5, -8.5))
+    assert isinstance(dist, LunarLanderTasks)
+
+    @jax.jit
+    def fall(keys):
+        params = jax.vmap(dist.sample)(keys)
+
+        def no_op_steps(key, env_params):  # 20 steps with the engines off
+            _, state = env.reset(key, env_params)
+
+            def body(state, _):
+                _, state, _, _, _ = env.step_env(key, state, 0, env_params)
+                return state, None
+
+            return jax.lax.scan(body, state, None, length=20)[0]
+
+        return params, jax.vmap(no_op_steps, in_axes=(None, 0))(keys[0], params)
+
+    params, states = fall(jax.random.split(jax.random.key(0), 8))
+    gravity = np.asarray(params.gravity)
+    assert -11.5 <= gravity.min() < gravity.max() <= -8.5
+    assert float(params.enable_wind[0]) == 0.0  # v3's default: no wind
+    # Same start (one key), so a stronger pull means a faster fall.
+    vy = np.asarray(states.body.velocity)[:, 1]
+    assert np.all(np.diff(vy[np.argsort(gravity)]) > 0), (gravity, vy)
+    with pytest.raises(ValueError, match="gravity"):
+        task_distribution("LunarLander-v3", gravity=(-13.0, -9.0))

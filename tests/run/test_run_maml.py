@@ -107,7 +107,7 @@ def test_resume_equals_uninterrupted(finished, tmp_path):
         ({"methods": ["maml", "maml"]}, "distinct"),
         ({"settings": [{**SETTING, "adapt_steps": -1}]}, "adapt_steps must be >= 0"),
         (
-            {"settings": [{**SETTING, "env": "LunarLander-v3"}]},
+            {"settings": [{**SETTING, "env": "Acrobot-v1"}]},
             "has no task distribution",
         ),
         ({"settings": [{**SETTING, "env": "Navigation3D"}]}, "settings\\[0\\].env"),
