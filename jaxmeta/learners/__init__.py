@@ -13,6 +13,7 @@ from jaxmeta.learners.qlearning import SARSA, QLearning
 from jaxmeta.learners.registry import LEARNERS, make_learner
 from jaxmeta.learners.reinforce import Reinforce, ReinforceHParams
 from jaxmeta.learners.sac import SAC, SACHParams
+from jaxmeta.learners.td3 import TD3, TD3HParams
 from jaxmeta.learners.trpo import TRPO, TRPOHParams
 from jaxmeta.learners.trpo_episodic import EpisodicTRPO
 
@@ -38,6 +39,8 @@ __all__ = [
     "SMDPQ",
     "SAC",
     "SACHParams",
+    "TD3",
+    "TD3HParams",
     "EpisodicTRPO",
     "TRPO",
     "TRPOHParams",

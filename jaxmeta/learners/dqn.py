@@ -45,11 +45,9 @@ from jaxmeta.learners.common.on_policy import (
 from jaxmeta.learners.common.policy import PolicyHead
 from jaxmeta.learners.common.q_learning import (
     LOSSES,
-    bootstrap_value,
     epsilon_greedy,
     linear_epsilon,
-    q_of,
-    td_loss,
+    td_step,
 )
 from jaxmeta.learners.common.replay import (
     ReplayBuffer,
@@ -194,22 +192,10 @@ class DQN(ReplayLearnerConfig):
         """One Adam step on the TD loss of `batch` (as `replay_sample_n_step`).
         Returns `(params, opt_state, aux)`, aux a dict of []."""
         tx = clipped_adam(hparams, ADAM_EPS)
-        next_obs = batch["next_obs"]
-        next_online = self._q_values(params, env, next_obs) if self.double else None
-        next_q = bootstrap_value(
-            self._q_values(target_params, env, next_obs), next_online
+        q_fn = lambda p, obs: self._q_values(p, env, obs)  # noqa: E731
+        return td_step(
+            q_fn, tx, params, target_params, opt_state, batch, self.loss, self.double
         )
-        target = jax.lax.stop_gradient(batch["reward"] + batch["discount"] * next_q)
-        action = batch["action"][:, 0]
-
-        def loss_fn(params):
-            q = q_of(self._q_values(params, env, batch["obs"]), action)
-            return td_loss(q, target, self.loss), q
-
-        (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
-        updates, opt_state = tx.update(grads, opt_state)
-        aux = {"td_loss": loss, "q_mean": jnp.mean(q)}
-        return optax.apply_updates(params, updates), opt_state, aux
 
     def update(self, key, state: DQNState, hparams: DQNHParams, env_params):
         """One epsilon-greedy rollout of `num_envs x num_steps` into the

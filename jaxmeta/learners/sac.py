@@ -28,27 +28,22 @@ import numpy as np
 import optax
 from flax import struct
 
-from jaxmeta.learners.base import env_steps
 from jaxmeta.learners.common.critics import (
     TwinQ,
     clipped_double_q_target,
     polyak_update,
-    twin_q_loss,
+    twin_q_step,
 )
 from jaxmeta.learners.common.finish import finish_update
 from jaxmeta.learners.common.off_policy import (
     ReplayLearnerConfig,
     check_off_policy_config,
+    replay_gradient_steps,
 )
 from jaxmeta.learners.common.on_policy import float32_defaults
 from jaxmeta.learners.common.policy import PolicyHead, squash_to_bounds
-from jaxmeta.learners.common.replay import (
-    ReplayBuffer,
-    replay_add,
-    replay_init,
-    replay_sample,
-)
-from jaxmeta.learners.common.rollout import EnvCarry, collect_rollout, init_env_carry
+from jaxmeta.learners.common.replay import ReplayBuffer, replay_init
+from jaxmeta.learners.common.rollout import EnvCarry, init_env_carry
 from jaxmeta.nets.mlp import SquashedGaussianActor
 from jaxmeta.validation import POSITIVE, Domain
 
@@ -181,38 +176,19 @@ class SAC(ReplayLearnerConfig):
         )
         return action.reshape(action.shape[:-1] + self.head.env_shape)
 
-    def _rollout(self, key, state: SACState, env_params):
-        """`num_steps` from every env: policy samples, or uniform random actions
-        while fewer than `learning_starts` env steps were taken before this
-        update. Returns `(env_carry, trajectory, stats)` as `collect_rollout`;
-        `trajectory.action` holds the squashed actions in [-1, 1]."""
-        actor, carry = self._actor(), state.env
-        low, high = carry.action_low, carry.action_high
-        explore = env_steps(state.update_count, self.steps_per_update) < (
-            self.learning_starts
-        )
+    def _policy_fn(self, state: SACState):
+        """`warmup_rollout`'s policy: squashed samples and their log density."""
+        low, high = state.env.action_low, state.env.action_high
 
         def policy_fn(key, obs):
-            key_noise, key_uniform = jax.random.split(key)
-            mean, log_std = actor.apply(state.params["actor"], obs)
-            pre_squash = _sample_pre_squash(
-                mean, log_std, jax.random.normal(key_noise, mean.shape)
-            )
+            mean, log_std = self._actor().apply(state.params["actor"], obs)
+            noise = jax.random.normal(key, mean.shape)
+            pre_squash = _sample_pre_squash(mean, log_std, noise)
             log_prob = squashed_log_prob(mean, log_std, pre_squash, low, high)
-            uniform = jax.random.uniform(key_uniform, mean.shape, minval=-1.0)
-            action = jnp.where(explore, uniform, jnp.tanh(pre_squash))
-            env_action = jnp.where(
-                explore,
-                low + 0.5 * (uniform + 1.0) * (high - low),
-                squash_to_bounds(pre_squash, low, high),
-            )
-            log_prob = jnp.where(explore, -jnp.sum(jnp.log(high - low)), log_prob)
-            env_action = env_action.reshape(obs.shape[:1] + self.head.env_shape)
-            return action, env_action, log_prob, jnp.zeros(obs.shape[0])
+            env_action = squash_to_bounds(pre_squash, low, high)
+            return jnp.tanh(pre_squash), env_action, log_prob
 
-        return collect_rollout(
-            key, self.env, env_params, carry, self.num_steps, policy_fn, False
-        )
+        return policy_fn
 
     def _sac_step(self, key, params, target_params, opt_state, batch, hparams, env):
         """One SAC step on `batch` (as `replay_sample`): critics, then the actor
@@ -237,13 +213,9 @@ class SAC(ReplayLearnerConfig):
             -alpha * next_log_prob,
         )
 
-        def critic_loss_fn(critic_params):
-            q = critic.apply(critic_params, batch["obs"], batch["action"])
-            return twin_q_loss(q, target)
-
-        critic_loss, grads = jax.value_and_grad(critic_loss_fn)(params["critic"])
-        updates, critic_opt = txs["critic"].update(grads, opt_state["critic"])
-        critic_params = optax.apply_updates(params["critic"], updates)
+        critic_params, critic_opt, critic_loss = twin_q_step(
+            critic, txs["critic"], params["critic"], opt_state["critic"], batch, target
+        )
 
         noise = jax.random.normal(key_new, next_mean.shape)
 
@@ -288,35 +260,14 @@ class SAC(ReplayLearnerConfig):
         `train/actor_loss`, `train/critic_loss` and `train/entropy` (means over
         the gradient steps) and `train/alpha` (the temperature after them).
         """
-        key_rollout, key_steps = jax.random.split(key)
-        env, traj, stats = self._rollout(key_rollout, state, env_params)
-        flat = lambda x: x.reshape((self.steps_per_update,) + x.shape[2:])  # noqa: E731
-        buffer = replay_add(
-            state.buffer,
-            flat(traj.obs),
-            flat(traj.action),
-            flat(traj.reward),
-            flat(traj.final_obs),
-            flat(jnp.logical_and(traj.done, jnp.logical_not(traj.truncated))),
-            flat(traj.done),
-        )
-        count = state.update_count + 1
-        active = env_steps(count, self.steps_per_update) >= self.learning_starts
 
-        def gradient_step(carry, key):
-            key_sample, key_step = jax.random.split(key)
-            batch = replay_sample(key_sample, buffer, self.batch_size)
-            *new, aux = self._sac_step(key_step, *carry, batch, hparams, state.env)
-            return tuple(new), aux
+        def step_fn(key, carry, batch, _):
+            return self._sac_step(key, *carry, batch, hparams, state.env)
 
-        carry = (state.params, state.target_params, state.opt_state)
-        stepped, aux = jax.lax.scan(
-            gradient_step, carry, jax.random.split(key_steps, self.gradient_steps)
+        env, buffer, count, trained, aux, stats = replay_gradient_steps(
+            key, self, state, env_params, self._policy_fn(state), step_fn
         )
-        # `active` holds for the whole update, so one mask after the scan does.
-        params, target_params, opt_state = jax.tree_util.tree_map(
-            lambda n, o: jnp.where(active, n, o), stepped, carry
-        )
+        params, target_params, opt_state = trained
         losses = {name: value.mean() for name, value in aux.items()}
         losses["alpha"] = jnp.exp(params["log_alpha"])
         new_state = SACState(

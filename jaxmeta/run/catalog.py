@@ -137,6 +137,30 @@ def _maxq_config():
     return MAXQConfig
 
 
+def _option_critic_experiment(config):
+    from jaxmeta.run.option_critic import OptionCriticExperiment
+
+    return OptionCriticExperiment(config)
+
+
+def _option_critic_config():
+    from jaxmeta.run.option_critic_config import OptionCriticConfig
+
+    return OptionCriticConfig
+
+
+def _hdqn_experiment(config):
+    from jaxmeta.run.hdqn import HDQNExperiment
+
+    return HDQNExperiment(config)
+
+
+def _hdqn_config():
+    from jaxmeta.run.hdqn import HDQNConfig
+
+    return HDQNConfig
+
+
 def _maml_experiment(config):
     from jaxmeta.run.maml import MAMLExperiment
 
@@ -149,6 +173,30 @@ def _maml_config():
     return MAMLConfig
 
 
+def _diayn_experiment(config):
+    from jaxmeta.run.diayn import DIAYNExperiment
+
+    return DIAYNExperiment(config)
+
+
+def _diayn_config():
+    from jaxmeta.run.diayn_config import DIAYNConfig
+
+    return DIAYNConfig
+
+
+def _feudal_experiment(config):
+    from jaxmeta.run.feudal import FeudalExperiment
+
+    return FeudalExperiment(config)
+
+
+def _feudal_config():
+    from jaxmeta.run.feudal import FeudalConfig
+
+    return FeudalConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
@@ -159,8 +207,15 @@ KINDS = {
     "rl2": (_LazyConfig(_rl2_config), _rl2_experiment),
     "transfer": (_LazyConfig(_transfer_config), _transfer_experiment),
     "maxq": (_LazyConfig(_maxq_config), _maxq_experiment),
+    "diayn": (_LazyConfig(_diayn_config), _diayn_experiment),
+    "hdqn": (_LazyConfig(_hdqn_config), _hdqn_experiment),
     "maml": (_LazyConfig(_maml_config), _maml_experiment),
+    "feudal": (_LazyConfig(_feudal_config), _feudal_experiment),
     "options": (_LazyConfig(_options_config), _options_experiment),
+    "option-critic": (
+        _LazyConfig(_option_critic_config),
+        _option_critic_experiment,
+    ),
 }
 
 
@@ -312,6 +367,17 @@ EXPERIMENTS = {
         _experiments_file("options", "full"),
         "the same with 100 trials and 4 learning rates (accelerator mode)",
     ),
+    "option-critic": (
+        "option-critic",
+        _experiments_file("option_critic", "quick"),
+        "option-critic vs AC-PG vs SARSA(0), Four Rooms transfer, 30 trials "
+        "(Bacon et al. 2017)",
+    ),
+    "option-critic-full": (
+        "option-critic",
+        _experiments_file("option_critic", "full"),
+        "the same with the paper's 100 runs",
+    ),
     "maxq": (
         "maxq",
         _experiments_file("maxq", "quick"),
@@ -321,6 +387,28 @@ EXPERIMENTS = {
         "maxq",
         _experiments_file("maxq", "full"),
         "the same with 100 trials and 5x the env steps",
+    ),
+    "diayn": (
+        "diayn",
+        _experiments_file("diayn", "quick"),
+        "DIAYN skills on Point2D and LunarLander, 10 and 20 skills, and a "
+        "skill as SAC's start, 5 seeds (Eysenbach et al. 2018; CPU mode)",
+    ),
+    "diayn-full": (
+        "diayn",
+        _experiments_file("diayn", "full"),
+        "the same with 10 seeds, 10x the env steps (accelerator mode)",
+    ),
+    "hdqn": (
+        "hdqn",
+        _experiments_file("hdqn", "quick"),
+        "h-DQN vs flat Q-learning and flat DQN on the stochastic decision "
+        "process, 30 trials (Kulkarni et al. 2016)",
+    ),
+    "hdqn-full": (
+        "hdqn",
+        _experiments_file("hdqn", "full"),
+        "the same at the paper's length (200,000 env steps a trial)",
     ),
     "maml": (
         "maml",
@@ -332,6 +420,17 @@ EXPERIMENTS = {
         "maml",
         _experiments_file("maml", "full"),
         "the same at the papers' sizes (accelerator mode)",
+    ),
+    "feudal": (
+        "feudal",
+        _experiments_file("feudal", "quick"),
+        "FeUdal networks vs a flat LSTM actor-critic and FuN without intrinsic "
+        "reward on KeyDoor, 5 seeds (Vezhnevets et al. 2017, CPU mode)",
+    ),
+    "feudal-full": (
+        "feudal",
+        _experiments_file("feudal", "full"),
+        "the same on a larger KeyDoor at 10x the env steps",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (

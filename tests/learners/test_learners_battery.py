@@ -24,6 +24,18 @@ TINY_TRPO = dict(
     vf_iters=2,
 )
 TINY = {
+    # Recurrent A2C learners (FeUdal networks and its flat LSTM baseline).
+    "feudal": dict(
+        num_envs=2,
+        num_steps=8,
+        hidden=(8,),
+        worker_hidden=8,
+        goal_dim=4,
+        embed_dim=2,
+        horizon=3,
+        radius=2,
+    ),
+    "lstm_a2c": dict(num_envs=2, num_steps=8, hidden=8, embed=(8,)),
     # 2 envs x 8 steps: update 0 only fills the buffer, updates 1-3 learn.
     "dqn": dict(
         num_envs=2,
@@ -76,6 +88,47 @@ TINY = {
     "smdp_q": dict(num_envs=2, num_steps=64),
     "intra_option_q": dict(num_envs=2, num_steps=64),
     "maxq": dict(num_envs=1, num_steps=1000),  # one env a trial; Put learns
+    "option_critic": dict(num_envs=2, num_steps=64, num_options=2),
+    "option_critic_net": dict(num_envs=4, num_steps=16, hidden=(16, 16), num_options=2),
+    # On the h-DQN chain: update 0 fills D1 and D2 (episodes from s2 are
+    # short, so subgoals end), updates 1-3 train both networks.
+    "hdqn": dict(
+        num_envs=2,
+        num_steps=8,
+        gradient_steps=2,
+        buffer_capacity=64,
+        meta_buffer_capacity=32,
+        batch_size=16,
+        learning_starts=16,
+        target_update_every=2,
+        hidden=(16,),
+    ),
+    # On Point2D (50-step episodes: none ends here): update 0 fills the
+    # buffer with random actions, updates 1-3 train SAC and the discriminator.
+    "diayn": dict(
+        num_envs=2,
+        num_steps=8,
+        buffer_capacity=64,
+        batch_size=16,
+        learning_starts=16,
+        hidden=(16, 16),
+        discriminator_hidden=(16,),
+        num_skills=3,
+        fixed_alpha=False,  # so log_alpha moves and differs between members
+    ),
+    # On PointUMaze (100-step episodes: none ends here): update 0 takes
+    # random goals and actions, updates 1-3 train both levels (c = 5).
+    "hiro": dict(
+        num_envs=2,
+        num_steps=10,
+        gradient_steps=2,
+        goal_every=5,
+        buffer_capacity=64,
+        manager_buffer_capacity=32,
+        batch_size=8,
+        learning_starts=20,
+        hidden=(8,),
+    ),
 }
 NUM_UPDATES = 4
 SIZE = 3
@@ -101,9 +154,15 @@ VARIED = {
     "nsr_es": ("sigma", 0.01, 0.1),
     "esac": ("sigma", 0.01, 0.1),
 }
+# A second rate varied with the first, for a network the first does not
+# train. DIAYN's discriminator starts with logits near 0, so its bias steps
+# depend on the skill labels only, not on the (differing) states.
+ALSO_VARIED = {"diayn": ("discriminator_learning_rate", 1e-4, 1e-2)}
 # (discrete env, continuous env) of each learner's smoke tests; None: the
 # learner needs the other kind of actions (its population runs on that env).
 ENVS = {
+    "feudal": ("CartPole-v1", None),
+    "lstm_a2c": ("CartPole-v1", None),
     "dqn": ("CartPole-v1", None),
     "nsr_es": ("LunarLander-v3", "LunarLanderContinuous-v3"),
     "esac": (None, "Pendulum-v1"),
@@ -112,6 +171,11 @@ ENVS = {
     "smdp_q": ("Taxi-v3", None),
     "intra_option_q": ("Taxi-v3", None),
     "maxq": ("Taxi-v3", None),
+    "option_critic": ("Taxi-v3", None),
+    "option_critic_net": ("CartPole-v1", None),
+    "hdqn": ("StochasticChain-v0", None),
+    "diayn": (None, "Point2D-v0"),
+    "hiro": (None, "PointUMaze-v0"),
 }
 DEFAULT_ENVS = ("CartPole-v1", "Pendulum-v1")
 # (metric of the first rollout, equal when only hparams differ; a metric that
@@ -124,6 +188,9 @@ SAME_FIRST_ROLLOUT = {
     # the step: with equal policies only the number of episodes is equal.
     "trpo_episodic": ("episodes", "train/kl"),
     "dqn": ("episode_return", "train/td_loss"),
+    "hdqn": ("episode_return", "train/td_loss"),
+    "diayn": ("episode_return", "train/critic_loss"),
+    "hiro": ("episode_return", "train/critic_loss"),
     "ppo_episodic": ("episodes", "train/approx_kl"),
     # Tabular learners learn from the first step; no Taxi episode ends in
     # the first update (NaN return in every member).
@@ -131,13 +198,17 @@ SAME_FIRST_ROLLOUT = {
     "sarsa": ("episode_return", "train/td_error"),
     "smdp_q": ("episode_return", "train/td_error"),
     "intra_option_q": ("episode_return", "train/td_error"),
+    "option_critic": ("episode_return", "train/td_error"),
     # 1,000-step updates (Put is only reached then): the first update's
     # episodes all end by the 200-step limit, in every member.
     "maxq": ("episodes", "train/td_error"),
 }
 DEFAULT_SAME_FIRST_ROLLOUT = ("episode_return", "train/value_loss")
 # Learners whose battery (the same checks on their own envs) has its own file.
-OWN_BATTERY = {"sac": "tests/learners/test_learners_sac.py"}
+OWN_BATTERY = {
+    "sac": "tests/learners/test_learners_sac.py",
+    "td3": "tests/learners/test_learners_td3.py",
+}
 BATTERY = sorted(set(LEARNERS) - set(OWN_BATTERY))
 
 
@@ -153,6 +224,10 @@ def _population(learner, scale=1.0):
     field, low, high = VARIED.get(name, ("learning_rate", 1e-4, 1e-2))
     values = scale * jnp.geomspace(low, high, SIZE).astype(jnp.float32)
     hparams = hparams.replace(**{field: values})
+    if name in ALSO_VARIED:
+        field, low, high = ALSO_VARIED[name]
+        values = scale * jnp.geomspace(low, high, SIZE).astype(jnp.float32)
+        hparams = hparams.replace(**{field: values})
     if hasattr(base, "gamma"):
         hparams = hparams.replace(
             gamma=jnp.linspace(0.9, 0.99, SIZE).astype(jnp.float32)

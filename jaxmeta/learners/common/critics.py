@@ -5,7 +5,8 @@
 pass (its parameters carry a leading axis of 2); the target critics are a
 Polyak average of the online ones (`polyak_update`); the regression target
 takes the smaller of the two target values (`clipped_double_q_target`,
-Fujimoto et al. 2018), which SAC also uses with its entropy bonus.
+Fujimoto et al. 2018), which SAC also uses with its entropy bonus; one
+optimizer step of the critics on that target is `twin_q_step`.
 """
 
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from collections.abc import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import optax
 
 from jaxmeta.nets.mlp import MLP
 
@@ -78,3 +80,17 @@ def twin_q_loss(q, target):
     """Half the squared TD error, averaged over the batch and summed over the
     critics: q [num_critics, B], target [B] -> []."""
     return 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
+
+
+def twin_q_step(critic: TwinQ, tx, critic_params, opt_state, batch: dict, target):
+    """One `tx` step of the critics on `twin_q_loss` of `batch` (obs `[B,
+    obs_dim]`, action `[B, action_dim]`, as `replay_sample`) against `target`
+    `[B]`. Returns `(critic_params, opt_state, loss [])`."""
+
+    def loss_fn(critic_params):
+        q = critic.apply(critic_params, batch["obs"], batch["action"])
+        return twin_q_loss(q, target)
+
+    loss, grads = jax.value_and_grad(loss_fn)(critic_params)
+    updates, opt_state = tx.update(grads, opt_state)
+    return optax.apply_updates(critic_params, updates), opt_state, loss

@@ -1,6 +1,7 @@
-"""Pieces of value-based learners over discrete actions (DQN; later Q-learning
-and h-DQN): the linear epsilon schedule, epsilon-greedy actions, the Q value
-of a taken action, the (double) bootstrap value and the TD loss."""
+"""Pieces of value-based learners over discrete actions (DQN, h-DQN; the
+schedule also tabular Q-learning): the linear epsilon schedule,
+epsilon-greedy actions, the Q value of a taken action, the (double)
+bootstrap value, the TD loss and one optimiser step on it."""
 
 import jax
 import jax.numpy as jnp
@@ -48,3 +49,26 @@ def td_loss(q, target, kind: str):
     if kind == "huber":
         return jnp.mean(optax.huber_loss(q, target, delta=1.0))
     return jnp.mean(0.5 * (q - target) ** 2)
+
+
+def td_step(q_fn, tx, params, target_params, opt_state, batch, kind: str, double):
+    """One step of the optimiser `tx` on the TD loss (`kind`: one of LOSSES)
+    of `batch` (as `replay_sample_n_step`: obs, action [B, 1] int, reward,
+    next_obs, discount), bootstrapped from `target_params` at the online
+    argmax (`double`) or the target's own. q_fn(params, obs [B, obs_dim]) ->
+    [B, num_actions]. Returns `(params, opt_state, aux)`, aux {"td_loss",
+    "q_mean"} of [] each."""
+    next_obs = batch["next_obs"]
+    next_online = q_fn(params, next_obs) if double else None
+    next_q = bootstrap_value(q_fn(target_params, next_obs), next_online)
+    target = jax.lax.stop_gradient(batch["reward"] + batch["discount"] * next_q)
+    action = batch["action"][:, 0]
+
+    def loss_fn(params):
+        q = q_of(q_fn(params, batch["obs"]), action)
+        return td_loss(q, target, kind), q
+
+    (loss, q), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, opt_state = tx.update(grads, opt_state)
+    aux = {"td_loss": loss, "q_mean": jnp.mean(q)}
+    return optax.apply_updates(params, updates), opt_state, aux

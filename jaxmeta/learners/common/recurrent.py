@@ -54,10 +54,14 @@ def zero_memory(cell: str, hidden: int, batch: int):
 
 
 def reset_memory(memory, reset):
-    """`memory` (leaves `[N, hidden]`) zeroed where `reset: [N]` is True."""
-    return jax.tree_util.tree_map(
-        lambda m: jnp.where(reset[:, None], jnp.zeros_like(m), m), memory
-    )
+    """`memory` (leaves `[N, ...]`: `[N, hidden]` for a cell) zeroed where
+    `reset: [N]` is True."""
+
+    def one(m):
+        mask = jnp.reshape(reset, reset.shape + (1,) * (m.ndim - 1))
+        return jnp.where(mask, jnp.zeros_like(m), m)
+
+    return jax.tree_util.tree_map(one, memory)
 
 
 def unroll(net, params, memory, obs, resets):
