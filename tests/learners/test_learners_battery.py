@@ -210,6 +210,10 @@ OWN_BATTERY = {
     "td3": "tests/learners/test_learners_td3.py",
 }
 BATTERY = sorted(set(LEARNERS) - set(OWN_BATTERY))
+# The hierarchical learners added last: their battery runs with `pytest -m
+# long` (the default suite's 10-minute budget is spent on the others).
+LONG = {"diayn", "feudal", "hdqn", "hiro", "lstm_a2c", "option_critic_net"}
+PARAMS = [pytest.param(n, marks=pytest.mark.long) if n in LONG else n for n in BATTERY]
 
 
 def type_name(learner) -> str:
@@ -235,7 +239,7 @@ def _population(learner, scale=1.0):
     return hparams
 
 
-@pytest.fixture(scope="module", params=BATTERY)
+@pytest.fixture(scope="module", params=PARAMS)
 def cartpole_runs(request):
     discrete, continuous = ENVS.get(request.param, DEFAULT_ENVS)
     env, env_params = make(discrete or continuous)
@@ -310,7 +314,7 @@ def test_smoke_discrete_actions(cartpole_runs):
     assert float(np.sum(metrics["episodes"])) > 0
 
 
-@pytest.mark.parametrize("name", BATTERY)
+@pytest.mark.parametrize("name", PARAMS)
 def test_smoke_continuous_actions(name):
     env_name = ENVS.get(name, DEFAULT_ENVS)[1]
     if env_name is None:

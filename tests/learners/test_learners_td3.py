@@ -16,6 +16,9 @@ from jaxmeta.learners.base import check_hparams
 from jaxmeta.learners.common.evaluate import evaluate
 from jaxmeta.learners.td3 import TD3, TD3Core
 
+# About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
+pytestmark = pytest.mark.long
+
 PENDULUM, PENDULUM_PARAMS = make("Pendulum-v1")
 # 2 envs x 32 steps: updates 0-1 take random actions, update 0's gradient
 # steps are discarded (64 < 128 transitions), update 1's count.

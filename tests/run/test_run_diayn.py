@@ -12,6 +12,9 @@ import pytest
 from jaxmeta.run import driver
 from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
 
+# About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
+pytestmark = pytest.mark.long
+
 TINY = {"name": "diayn", "envs": ["Point2D-v0"], "skills": [2, 3], "seeds": 2,
         "updates": 4, "chunks": 2, "num_envs": 4, "eval_episodes": 2,
         "eval_steps": 12,

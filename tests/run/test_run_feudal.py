@@ -11,6 +11,9 @@ import pytest
 from jaxmeta.run import driver
 from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
 
+# About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
+pytestmark = pytest.mark.long
+
 TINY = {"name": "feudal", "env_config": {"height": 5, "width": 7,
                                          "max_steps_in_episode": 20},
         "seeds": 2, "updates": 4, "alphas": [0.5], "chunks": 2,

@@ -11,6 +11,9 @@ import pytest
 from jaxmeta.run import driver
 from jaxmeta.run.catalog import build, get_experiment, start_run
 
+# About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
+pytestmark = pytest.mark.long
+
 NET = {"hidden": [8], "learning_starts": 50, "batch_size": 8}
 TINY = {"name": "hdqn", "trials": 2, "updates": 4, "num_steps": 50, "chunks": 2,
         "gradient_steps": 2, "eval_episodes": 4, "max_steps_in_episode": 30,

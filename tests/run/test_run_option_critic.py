@@ -18,6 +18,9 @@ from jaxmeta.envs.four_rooms_switch import make_four_rooms_switch
 from jaxmeta.run import driver, option_critic_report
 from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
 
+# About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
+pytestmark = pytest.mark.long
+
 METHODS = [
     {"name": "oc", "learner": "option_critic", "learner_config": {"num_options": 2}},
 ]
