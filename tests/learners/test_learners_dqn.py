@@ -212,6 +212,7 @@ def _learn(env_name, learner, hparams, max_steps, seeds=3):
     return np.asarray(jax.jit(jax.vmap(greedy_return))(eval_keys, states))
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_dqn_learns_cartpole_to_475_in_50k_steps():
     # SB3-zoo's CartPole DQN schedule (256 env steps, then 128 gradient steps

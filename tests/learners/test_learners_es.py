@@ -110,6 +110,7 @@ def test_esac_refuses_discrete_actions_and_a_small_buffer():
         ESAC(pendulum, inject_every=0)
 
 
+@pytest.mark.long
 def test_esac_fills_the_shared_buffer_and_injects_a_better_sac_actor():
     env, env_params = make("Pendulum-v1")
     learner = ESAC(
@@ -162,6 +163,7 @@ def test_es_solves_cartpole():
     assert center[:3].max() < 200 and center[-5:].mean() > 400, center
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_nsr_es_improves_on_lunar_lander_continuous():
     # Novelty is the point, so single runs scatter (with w = 0.5 one of four
@@ -181,6 +183,7 @@ def test_nsr_es_improves_on_lunar_lander_continuous():
     assert gain.mean() > 100 and np.sum(gain > 0) >= 3, center
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_esac_improves_on_pendulum():
     env, env_params = make("Pendulum-v1")

@@ -46,6 +46,7 @@ def _polled_return(learner, state, s0):
     return ret
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_converged_maxq_is_hierarchically_optimal_on_taxi():
     env, env_params = make("Taxi-v3")

@@ -294,6 +294,7 @@ def _small_sac(env, learning_starts):
     )
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_sac_learns_pendulum_in_20k_steps():
     env, env_params = make("Pendulum-v1")
@@ -306,6 +307,7 @@ def test_sac_learns_pendulum_in_20k_steps():
     assert mean_return > -400.0, mean_return
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_sac_improves_on_brax_inverted_pendulum_in_5k_steps():
     env, env_params = make("brax-inverted_pendulum")

@@ -48,6 +48,7 @@ def _batch():
     return learner, state, learner._batch(state, traj, env_carry, hparams), hparams
 
 
+@pytest.mark.long
 def test_xtrpo_and_trpo_agree_when_the_surrogate_improves_and_differ_when_flat():
     learner, state, batch, hparams = _batch()
     xtrpo = TRPO(
@@ -88,6 +89,7 @@ def test_bad_input():
         check_hparams(learner, hparams_with(learner.default_hparams(), max_kl=0.0))
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_trpo_learns_continuous_cartpole():
     env, env_params = make("CartPoleContinuous-v1")

@@ -134,6 +134,7 @@ def _compare_with_sklearn(x, y, x_test, y_test, num_trees, max_features):
     assert abs(ours - theirs) < 0.02, (ours, theirs)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_r2_matches_sklearn_on_friedman1():
     datasets = pytest.importorskip("sklearn.datasets")
@@ -141,12 +142,14 @@ def test_r2_matches_sklearn_on_friedman1():
     _compare_with_sklearn(x[:10_000], y[:10_000], x[10_000:], y[10_000:], 10, 10)
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_r2_matches_sklearn_on_smooth_20d_function():
     x, y = _smooth_20d(6_000, 5)
     _compare_with_sklearn(x[:5_000], y[:5_000], x[5_000:], y[5_000:], 10, 7)
 
 
+@pytest.mark.long
 def test_padding_changes_nothing_with_a_fractional_min_split(key):
     x, y = _step_data(120, 6)
     forest = ExtraTrees(num_trees=2, max_features=2, min_samples_split=0.05)
@@ -160,6 +163,7 @@ def test_padding_changes_nothing_with_a_fractional_min_split(key):
     np.testing.assert_array_equal(plain, padded)
 
 
+@pytest.mark.long
 def test_eight_features_fit_the_same_padded_vmapped_or_not(key):
     # K = d = 8 leaves no spare column in the padded candidate tables (a
     # different path from K = 2 of 3 above); a few samples per node make deep,

@@ -61,6 +61,7 @@ def _members(out):
     return rows, best, saved
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_two_processes_of_4_devices_equal_one_process_of_8(tmp_path):
     config = tmp_path / "hosts.toml"

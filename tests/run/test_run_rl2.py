@@ -63,6 +63,7 @@ def reference(tmp_path_factory):
     return start_run(RL2Experiment(_config()), str(out), options)
 
 
+@pytest.mark.long
 def test_every_method_is_evaluated_on_the_same_tasks_and_written(reference):
     run_dir, rows = reference
     for name in ("table.md", "curves.png", "episodes.png", "config.json", *FILES):
@@ -90,6 +91,7 @@ def test_every_method_is_evaluated_on_the_same_tasks_and_written(reference):
     assert "| bandit-k2-n3 |" in table and "| mdp-n2 |" in table
 
 
+@pytest.mark.long
 def test_resume_from_a_mid_training_checkpoint_equals_the_uninterrupted_run(
     reference, tmp_path
 ):

@@ -61,6 +61,7 @@ def _csv(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.long
 def test_episodes_to_target_files_table_and_censoring(tmp_path):
     experiment, host = _run(tmp_path)
     rows = host["results"]

@@ -35,6 +35,7 @@ TINY_ENV = {
 }
 
 
+@pytest.mark.long
 def test_trust_region_writes_tables_curves_and_a_reloadable_dataset(tmp_path):
     config = TrustRegionConfig(name="tr", envs=[TINY_ENV], seed=0)
     options = driver.RunOptions(quiet=True, checkpoint_every=0)
@@ -78,6 +79,7 @@ BEYOND = {
 }
 
 
+@pytest.mark.long
 def test_beyond_the_seed_adds_pbt_bierl_and_ppo_meta_clip(tmp_path):
     config = TrustRegionConfig(name="tr", envs=[{**TINY_ENV, "beyond": BEYOND}], seed=0)
     options = driver.RunOptions(quiet=True, checkpoint_every=0)

@@ -28,6 +28,7 @@ def test_pearson_matches_numpy_and_ignores_masked_pairs():
     assert np.isnan(pearson_correlation(jnp.ones(5), jnp.arange(5.0), np.ones(5, bool)))
 
 
+@pytest.mark.long
 def test_calibration_recovers_a_known_transform():
     rng = np.random.default_rng(1)
     v = rng.uniform(0.02, 1.0, 200).astype(np.float32)

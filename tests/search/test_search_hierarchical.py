@@ -102,6 +102,7 @@ def batch_run(name):
     return _RUNS[name]
 
 
+@pytest.mark.long
 def test_beats_random_search_and_its_first_generation():
     asked, out = batch_run("all")
     random = RandomSearch(SPACE, POPULATION)
