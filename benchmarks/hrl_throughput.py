@@ -20,17 +20,18 @@ import time
 
 import numpy as np
 
-# name -> (env, learner config, updates timed). HIRO: 64x64 TD3 nets at
-# both levels, 10 env steps and 10 worker steps per update (the sizes of
-# the CPU check in docs/hierarchical.md); FeUdal: the feudal quick mode's
-# 16 envs x 40 steps. Learning starts early so the timed updates learn.
+# name -> (env, learner config, updates timed). HIRO: the sizes of `jaxmeta
+# run hiro` (the goal-conditioned U-maze, 64x64 TD3 nets at both levels, 4
+# envs x 10 steps and 10 worker steps per update); FeUdal: `jaxmeta run
+# feudal`'s 16 envs x 40 steps. Learning starts early so the timed updates
+# learn.
 AGENTS = {
     "hiro": (
-        "PointUMaze-v0",
-        {"num_steps": 10, "gradient_steps": 10, "buffer_capacity": 4000,
-         "manager_buffer_capacity": 400, "batch_size": 64, "learning_starts": 200,
-         "hidden": (64, 64)},
-        100,
+        "PointUMazeGoals-v0",
+        {"num_envs": 4, "num_steps": 10, "gradient_steps": 10,
+         "buffer_capacity": 8000, "manager_buffer_capacity": 800,
+         "learning_starts": 200, "hidden": (64, 64), "goal_dims": (0, 1)},
+        50,
     ),
     "feudal": ("KeyDoor-v0", {"num_envs": 16, "num_steps": 40}, 10),
 }  # fmt: skip
@@ -40,8 +41,9 @@ ENV_STEPS = 1000
 
 
 def build_agents(name: str, members: int):
-    """`(run, env_steps)` of `members` vmapped agents (members 1: the
-    unbatched `train`), compiled; `run()` blocks until done."""
+    """`(run, compile_s)` of `members` vmapped agents (members 1: the
+    unbatched `train`), compiled; `run()` blocks until done and returns the
+    env steps of all agents together."""
     import jax
     import jax.numpy as jnp
 
@@ -73,7 +75,8 @@ def build_agents(name: str, members: int):
     def run():
         state, metrics = compiled(*dynamic)
         jax.block_until_ready(metrics)
-        return int(np.max(np.asarray(metrics["env_steps"])))
+        # Every agent's steps: `env_steps` is each agent's own counter.
+        return members * int(np.max(np.asarray(metrics["env_steps"])))
 
     return run, compile_s
 
@@ -96,7 +99,7 @@ def build_env(name: str, num_envs: int):
             key_act, key_step = jax.random.split(key)
             actions = jax.vmap(space.sample)(jax.random.split(key_act, num_envs))
             step_keys = jax.random.split(key_step, num_envs)
-            _, states, reward, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+            _, states, reward, *_ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
                 step_keys, states, actions, env_params
             )
             return states, reward.sum()
@@ -156,7 +159,10 @@ def main(argv=None) -> None:
             start = time.perf_counter()
             steps = cases[case][0]()
             rates[case].append(steps / (time.perf_counter() - start))
-    print(f"\n{args.repeats} rounds, median (min-max) env steps/s; compile apart\n")
+    print(
+        f"\n{args.repeats} rounds, median (min-max) env steps/s of all agents "
+        "together; compile apart\n"
+    )
     n = args.agents
     print(f"| agent | env | 1 agent | {n} agents | speed-up | compile s (1 / {n}) |")
     print("|---|---|---|---|---|---|")

@@ -24,5 +24,6 @@ register("brax-inverted_pendulum", "jaxmeta.envs.brax:make_brax_inverted_pendulu
 register("brax-hopper", "jaxmeta.envs.brax:make_brax_hopper")
 register("brax-walker2d", "jaxmeta.envs.brax:make_brax_walker2d")
 register("PointUMaze-v0", "jaxmeta.envs.point_maze:make_point_maze")
+register("PointUMazeGoals-v0", "jaxmeta.envs.point_maze:make_point_maze_goals")
 
 __all__ = ["make", "register", "registered_names"]

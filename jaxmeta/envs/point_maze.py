@@ -16,6 +16,12 @@ short of walls. Episodes never terminate (as AntMaze's); they are truncated
 after ``max_steps_in_episode`` (100) steps, and success is AntMaze's: the
 point is within ``success_radius`` of the goal at the last step (scaled from
 its 5 in cells of 8: 0.5 here). Observation ``[2]``: the position.
+
+``goal_conditioned=True`` (``PointUMazeGoals-v0``) is AntMaze's training
+setup: the observation is ``[4]`` = (position, goal), and with
+``random_goal`` (its params' default there) every episode's goal is drawn
+uniformly from the free space (HIRO trains on random targets and is
+evaluated on the fixed far one: evaluate with ``random_goal=False``).
 """
 
 import jax
@@ -26,12 +32,18 @@ from gymnax.environments import environment, spaces
 ARENA = 3.0
 WALL_LOW = jnp.array([0.0, 1.0])  # the wall's corners
 WALL_HIGH = jnp.array([2.0, 2.0])
+# The lower-left corners of the seven free cells (the U).
+FREE_CELLS = jnp.array(
+    [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [2.0, 1.0], [2.0, 2.0], [1.0, 2.0],
+     [0.0, 2.0]]
+)  # fmt: skip
 
 
 @struct.dataclass
 class PointMazeState(environment.EnvState):
     position: jax.Array  # [2]
     time: int
+    goal: jax.Array  # [2] this episode's goal
 
 
 @struct.dataclass
@@ -42,6 +54,7 @@ class PointMazeParams(environment.EnvParams):
     max_speed: float = 0.15  # displacement per step and axis at |action| = 1
     success_radius: float = 0.5
     max_steps_in_episode: int = 100
+    random_goal: bool = False  # draw each episode's goal (goal-conditioned only)
 
 
 def is_free(position):
@@ -61,26 +74,41 @@ def move(position, delta):
     return jnp.where(is_free(moved_y), moved_y, position)
 
 
-def success(position, params: PointMazeParams):
-    """[...] bool: `position [..., 2]` within `success_radius` of the goal."""
-    distance = jnp.linalg.norm(position - params.goal, axis=-1)
+def success(position, params: PointMazeParams, goal=None):
+    """[...] bool: `position [..., 2]` within `success_radius` of `goal`
+    (default the params' goal)."""
+    goal = params.goal if goal is None else goal
+    distance = jnp.linalg.norm(position - goal, axis=-1)
     return distance < params.success_radius
 
 
+def random_free_point(key):
+    """[2]: a point drawn uniformly from the free space (a free cell, then a
+    point in it)."""
+    key_cell, key_point = jax.random.split(key)
+    cell = jax.random.randint(key_cell, (), 0, FREE_CELLS.shape[0])
+    return FREE_CELLS[cell] + jax.random.uniform(key_point, (2,))
+
+
 class PointUMaze(environment.Environment[PointMazeState, PointMazeParams]):
-    """Observation ``[2]`` = position, action ``[2]`` = velocity in [-1, 1]."""
+    """Observation ``[2]`` = position (``[4]`` = position and goal when
+    `goal_conditioned`), action ``[2]`` = velocity in [-1, 1]."""
+
+    def __init__(self, goal_conditioned: bool = False):
+        super().__init__()
+        self.goal_conditioned = goal_conditioned
 
     @property
     def default_params(self) -> PointMazeParams:
-        return PointMazeParams()
+        return PointMazeParams(random_goal=self.goal_conditioned)
 
     def step_env(self, key, state, action, params):
         """Move by `max_speed * clip(action [2], -1, 1)`; reward -distance to
         the goal after the move; never terminates."""
         velocity = jnp.clip(jnp.reshape(action, (2,)), -1.0, 1.0)
         position = move(state.position, params.max_speed * velocity)
-        distance = jnp.linalg.norm(position - params.goal)
-        new_state = PointMazeState(position=position, time=state.time + 1)
+        distance = jnp.linalg.norm(position - state.goal)
+        new_state = state.replace(position=position, time=state.time + 1)
         info = {"distance": distance, "success": distance < params.success_radius}
         return (
             jax.lax.stop_gradient(self.get_obs(new_state)),
@@ -91,13 +119,19 @@ class PointUMaze(environment.Environment[PointMazeState, PointMazeParams]):
         )
 
     def reset_env(self, key, params):
+        key_start, key_goal = jax.random.split(key)
         noise = jax.random.uniform(
-            key, (2,), minval=-params.start_noise, maxval=params.start_noise
+            key_start, (2,), minval=-params.start_noise, maxval=params.start_noise
         )
-        state = PointMazeState(position=params.start + noise, time=0)
+        goal = params.goal
+        if self.goal_conditioned:
+            goal = jnp.where(params.random_goal, random_free_point(key_goal), goal)
+        state = PointMazeState(position=params.start + noise, time=0, goal=goal)
         return self.get_obs(state), state
 
     def get_obs(self, state, params=None, key=None):
+        if self.goal_conditioned:
+            return jnp.concatenate([state.position, state.goal]).astype(jnp.float32)
         return state.position.astype(jnp.float32)
 
     def is_terminated(self, state, params):
@@ -105,7 +139,7 @@ class PointUMaze(environment.Environment[PointMazeState, PointMazeParams]):
 
     @property
     def name(self) -> str:
-        return "PointUMaze-v0"
+        return "PointUMazeGoals-v0" if self.goal_conditioned else "PointUMaze-v0"
 
     @property
     def num_actions(self) -> int:
@@ -115,14 +149,30 @@ class PointUMaze(environment.Environment[PointMazeState, PointMazeParams]):
         return spaces.Box(-1.0, 1.0, (2,), jnp.float32)
 
     def observation_space(self, params=None) -> spaces.Box:
-        return spaces.Box(0.0, ARENA, (2,), jnp.float32)
+        dims = 4 if self.goal_conditioned else 2
+        return spaces.Box(0.0, ARENA, (dims,), jnp.float32)
 
 
-def make_point_maze(**param_overrides):
-    """Registry factory: `(PointUMaze(), PointMazeParams(**param_overrides))`;
-    start and goal must be free points of shape (2,), max_speed in (0, 1]
-    (a step shorter than the wall is thick), the other numbers positive."""
-    params = PointMazeParams(**param_overrides)
+def make_point_maze_goals(**param_overrides):
+    """Registry factory of ``PointUMazeGoals-v0``: as `make_point_maze`, goal
+    in the observation, `random_goal` True unless overridden."""
+    return make_point_maze(goal_conditioned=True, **param_overrides)
+
+
+def make_point_maze(goal_conditioned: bool = False, **param_overrides):
+    """Registry factory: `(PointUMaze(goal_conditioned), PointMazeParams(**
+    param_overrides))`; start and goal must be free points of shape (2,),
+    max_speed in (0, 1] (a step shorter than the wall is thick), the other
+    numbers positive; `random_goal` only with `goal_conditioned`."""
+    env = PointUMaze(goal_conditioned)
+    params = env.default_params.replace(**param_overrides)
+    if not isinstance(params.random_goal, bool) or (
+        params.random_goal and not goal_conditioned
+    ):
+        raise ValueError(
+            "random_goal must be True or False, and True only for the "
+            f"goal-conditioned maze (PointUMazeGoals-v0), got {params.random_goal!r}"
+        )
     for name in ("start", "goal"):
         value = jnp.asarray(getattr(params, name), jnp.float32)
         if value.shape != (2,):
@@ -144,4 +194,4 @@ def make_point_maze(**param_overrides):
         raise ValueError(
             f"max_steps_in_episode must be a positive integer, got {steps!r}"
         )
-    return PointUMaze(), params
+    return env, params

@@ -197,6 +197,18 @@ def _feudal_config():
     return FeudalConfig
 
 
+def _hiro_experiment(config):
+    from jaxmeta.run.hiro import HIROExperiment
+
+    return HIROExperiment(config)
+
+
+def _hiro_config():
+    from jaxmeta.run.hiro import HIROConfig
+
+    return HIROConfig
+
+
 # kind -> (config class, experiment factory)
 KINDS = {
     "tune": (TuneConfig, _tune_experiment),
@@ -211,6 +223,7 @@ KINDS = {
     "hdqn": (_LazyConfig(_hdqn_config), _hdqn_experiment),
     "maml": (_LazyConfig(_maml_config), _maml_experiment),
     "feudal": (_LazyConfig(_feudal_config), _feudal_experiment),
+    "hiro": (_LazyConfig(_hiro_config), _hiro_experiment),
     "options": (_LazyConfig(_options_config), _options_experiment),
     "option-critic": (
         _LazyConfig(_option_critic_config),
@@ -431,6 +444,22 @@ EXPERIMENTS = {
         "feudal",
         _experiments_file("feudal", "full"),
         "the same on a larger KeyDoor at 10x the env steps",
+    ),
+    "hiro": (
+        "hiro",
+        _experiments_file("hiro", "quick"),
+        "HIRO vs HIRO without off-policy correction and flat TD3 on the "
+        "point-mass U-maze, 5 seeds (Nachum et al. 2018, CPU mode)",
+    ),
+    "hiro-full": (
+        "hiro",
+        _experiments_file("hiro", "full"),
+        "the same with 10 seeds, a slower point and 1M env steps",
+    ),
+    "hiro-fixed-goal": (
+        "hiro",
+        _experiments_file("hiro", "fixed_goal"),
+        "hiro's quick mode with the far goal in training too (no curriculum)",
     ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (

@@ -158,9 +158,6 @@ class DIAYNExperiment(driver.ReportedBy):
         self.downstream_per_chunk = c.downstream_updates // c.downstream_chunks
         self.downstream_steps = int(self.envs[c.downstream_env][1].max_steps_in_episode)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def _start(self, learner, hparams, keys, size, env_params):
         batched = jax.tree_util.tree_map(lambda x: jnp.full((size,), x), hparams)
         return start_members_jit(learner, keys, batched, env_params, False)

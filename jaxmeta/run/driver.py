@@ -109,9 +109,20 @@ class ReportedBy:
     """An experiment whose host side lives in a module: `host_init`,
     `report` and `refresh` call `report_module.empty_host(experiment)`,
     `.report(experiment, chunk, outputs, host, sink)` and
-    `.refresh(experiment, host, sink)`."""
+    `.refresh(experiment, host, sink)`; `result_rows` and `summary` (unless
+    the experiment overrides them) `.result_rows(experiment, host)` and
+    `.table(experiment, rows)`; `config_dict` is `self.config.to_dict()`."""
 
     report_module = None  # set by the subclass
+
+    def config_dict(self) -> dict:
+        return self.config.to_dict()
+
+    def result_rows(self, host) -> list[dict]:
+        return self.report_module.result_rows(self, host)
+
+    def summary(self, rows, top: int = 5) -> str:
+        return self.report_module.table(self, rows)
 
     def host_init(self) -> dict:
         return self.report_module.empty_host(self)

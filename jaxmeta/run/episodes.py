@@ -90,9 +90,6 @@ class EpisodesExperiment(driver.ReportedBy):
             self.plan += [Where(e, -1, 0, c, c == n - 1) for c in range(n)]
         self.num_chunks = len(self.plan)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def slot(self, e: int, j: int) -> str:
         """The state key of env e's searcher j's tuning run."""
         return f"{self.config.envs[e]['env']}/{self.config.searchers[j]['label']}"
@@ -279,9 +276,6 @@ class EpisodesExperiment(driver.ReportedBy):
     def result_rows(self, host) -> list[dict]:
         """One row per (env, method, seed): episodes to target and costs."""
         return host["results"]
-
-    def summary(self, rows, top: int = 5) -> str:
-        return report_mod.table(self, rows)
 
 
 def _store_found(tuner, sub_state, mesh, found, searcher, seed):

@@ -156,9 +156,6 @@ class FeudalExperiment(driver.ReportedBy):
             "flat": ["flat-lstm"] * n,
         }
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def init(self, key, mesh):
         """Every group's agents started; seed i's key is the same in every
         method; FuN's members are each alpha's seeds in turn."""
@@ -204,9 +201,3 @@ class FeudalExperiment(driver.ReportedBy):
             jax.block_until_ready(outputs[group])
             outputs[group]["seconds"] = time.perf_counter() - began
         return {"population": population, "shared": state["shared"]}, outputs
-
-    def result_rows(self, host) -> list[dict]:
-        return report_mod.result_rows(self, host)
-
-    def summary(self, rows, top: int = 5) -> str:
-        return report_mod.table(self, rows)

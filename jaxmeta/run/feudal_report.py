@@ -8,6 +8,7 @@ feudal_keydoor.png (return over training, mean and 95 % CI over seeds)."""
 import numpy as np
 
 from jaxmeta.learners.base import FAILURE_NONE
+from jaxmeta.run.report_common import chunk_return, ci_band, write_results
 from jaxmeta.score.stats import format_ci
 
 
@@ -22,21 +23,13 @@ def empty_host(experiment) -> dict:
     }
 
 
-def _chunk_return(returns, counts):
-    """Mean return over the episodes that ended in a chunk, per agent (NaN
-    where none did): returns, counts [agents, updates]."""
-    returns, counts = np.asarray(returns, float), np.asarray(counts, float)
-    total = np.nansum(np.where(counts > 0, returns * counts, 0.0), axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return total / counts.sum(axis=1), counts.sum(axis=1)
-
-
 def report(experiment, chunk, outputs, host, sink):
     """A chunk's curves rows; the table when the last chunk lands."""
     rows = []
     steps = (chunk + 1) * experiment.steps_per_chunk
     for group, out in outputs.items():
-        mean, episodes = _chunk_return(out["episode_return"], out["episodes"])
+        mean = chunk_return(out["episode_return"], out["episodes"])
+        episodes = np.asarray(out["episodes"], float).sum(axis=1)
         failed = np.asarray(out["failure"]) != FAILURE_NONE
         host["seconds"][group] += float(out["seconds"])
         methods = experiment.groups[group]
@@ -121,11 +114,10 @@ def table(experiment, rows) -> str:
 def refresh(experiment, host, sink) -> None:
     """results.csv, table.md, feudal_keydoor.png."""
     rows = result_rows(experiment, host)
-    if not rows:
-        return
-    sink.write_csv("results.csv", rows)
-    sink.write_text("table.md", table(experiment, rows))
-    sink.figure("feudal_keydoor.png", lambda fig: _plot(fig, experiment, host), (7, 4))
+    write_results(
+        sink, rows, table(experiment, rows) if rows else "", "feudal_keydoor.png",
+        lambda fig: _plot(fig, experiment, host), (7, 4),
+    )  # fmt: skip
 
 
 def _plot(fig, experiment, host):
@@ -136,11 +128,7 @@ def _plot(fig, experiment, host):
             continue
         values = np.nan_to_num(np.asarray(record["returns"], float), nan=0.0)
         steps = experiment.steps_per_chunk * np.arange(1, len(values) + 1)
-        mean = values.mean(1)
-        half = 1.96 * values.std(1, ddof=1) / np.sqrt(values.shape[1]) \
-            if values.shape[1] > 1 else np.zeros_like(mean)  # fmt: skip
-        ax.plot(steps, mean, color=f"C{j}", label=name)
-        ax.fill_between(steps, mean - half, mean + half, color=f"C{j}", alpha=0.2)
+        ci_band(ax, steps, values, f"C{j}", name)
     ax.set_xlabel("env steps per agent")
     ax.set_ylabel("training return (mean over seeds, 95% CI)")
     ax.set_title(f"{experiment.config.env}: FeUdal vs flat LSTM", fontsize=9)

@@ -16,7 +16,6 @@ curves.csv, results.csv, table.md, hdqn_chain.png.
 """
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +29,9 @@ from jaxmeta.learners.registry import make_learner
 from jaxmeta.run import driver
 from jaxmeta.run import hdqn_report as report_mod
 from jaxmeta.run.config import dataclass_from_dict
-from jaxmeta.run.population import MAX_ENV_STEPS, start_members_jit, train_members
+from jaxmeta.run.method_groups import start_methods, train_methods
+from jaxmeta.run.population import MAX_ENV_STEPS
 from jaxmeta.run.results import check_run_name
-from jaxmeta.run.sharding import pad_population, padded_size
 from jaxmeta.validation import check_names, coerce
 
 LEARNERS = ("hdqn", "qlearning", "dqn")
@@ -225,44 +224,26 @@ class HDQNExperiment(driver.ReportedBy):
         self.updates_per_chunk = config.updates // config.chunks
         self.optimal = optimal_expected_reward(0.5, config.max_steps_in_episode)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def init(self, key, mesh):
         """Every method's `trials` agents started (trial i: the same key in
         every method)."""
-        count = self.config.trials
-        size = padded_size(count, mesh)
-        keys = pad_population(jax.random.split(key, count), count, size)
-        population = {}
-        for name, learner in self.learners.items():
-            hparams = jax.tree_util.tree_map(
-                lambda x: jnp.full((size,), x), self.hparams[name]
-            )
-            population[name] = start_members_jit(
-                learner, keys, hparams, self.envs[name][1], False
-            )
-        return driver.place_state({"population": population, "shared": {}}, mesh)
+        env_params = {name: env[1] for name, env in self.envs.items()}
+        return start_methods(
+            key, self.learners, self.hparams, env_params, self.config.trials, mesh
+        )
 
     def step(self, key, state, chunk: int, mesh):
         """`updates / chunks` updates of every agent, then its evaluation
         episodes (exploring and greedy)."""
-        population, outputs = dict(state["population"]), {}
-        count, upc, c = self.config.trials, self.updates_per_chunk, self.config
-        key_eval = jax.random.fold_in(key, chunk)
-        for name, learner in self.learners.items():
-            began = time.perf_counter()
+        c, upc = self.config, self.updates_per_chunk
+        keys = jax.random.split(jax.random.fold_in(key, chunk), c.trials)
+
+        def evaluate(name, learner, states):
             env, env_params = self.envs[name]
-            members, metrics = train_members(
-                learner, population[name], env_params, chunk * upc, upc
-            )
-            population[name] = members
-            real = jax.tree_util.tree_map(lambda x: x[:count], members["learner"])
-            keys = jax.random.split(key_eval, count)
             evals = {
                 greedy: _episodes_jit(
                     learner,
-                    real,
+                    states,
                     env,
                     env_params,
                     keys,
@@ -272,21 +253,13 @@ class HDQNExperiment(driver.ReportedBy):
                 )  # fmt: skip
                 for greedy in (False, True)
             }
-            outputs[name] = {
-                "episode_return": metrics["episode_return"][:count],
-                "episodes": metrics["episodes"][:count],
+            return {
                 "eval_reward": evals[False][0].mean(axis=1),
                 "visits": evals[False][1].mean(axis=1),  # [trials, 6]
                 "greedy_reward": evals[True][0].mean(axis=1),
-                "failure": members["failure"]["code"][:count],
             }
-            jax.block_until_ready(outputs[name])
-            outputs[name]["seconds"] = time.perf_counter() - began
-        return {"population": population, "shared": state["shared"]}, outputs
 
-    def result_rows(self, host) -> list[dict]:
-        """One row per (method, trial): final rewards and visits."""
-        return report_mod.result_rows(self, host)
-
-    def summary(self, rows, top: int = 5) -> str:
-        return report_mod.table(self, rows)
+        env_params = {name: env[1] for name, env in self.envs.items()}
+        return train_methods(
+            state, self.learners, env_params, chunk * upc, upc, c.trials, evaluate
+        )

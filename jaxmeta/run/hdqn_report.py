@@ -8,6 +8,7 @@ and hdqn_chain.png (the paper's Figures 3 and 4 side by side)."""
 import numpy as np
 
 from jaxmeta.learners.base import FAILURE_NONE
+from jaxmeta.run.report_common import ci_band, write_results
 from jaxmeta.score.stats import format_ci
 
 # Kulkarni et al. (2016), Section 4.1: h-DQN "obtains a significantly
@@ -132,22 +133,11 @@ def table(experiment, rows) -> str:
 def refresh(experiment, host, sink) -> None:
     """results.csv, table.md, hdqn_chain.png."""
     rows = result_rows(experiment, host)
-    if not rows:
-        return
-    sink.write_csv("results.csv", rows)
-    sink.write_text("table.md", table(experiment, rows))
     panels = 1 + len(experiment.learners)
-    sink.figure(
-        "hdqn_chain.png", lambda fig: _plot(fig, experiment, host), (4 * panels, 3.6)
-    )
-
-
-def _band(ax, x, values, color, label, ls="-"):
-    values = np.asarray(values, float)  # [chunks, trials]
-    mean = np.nanmean(values, axis=1)
-    half = 1.96 * np.nanstd(values, axis=1) / np.sqrt(values.shape[1])
-    ax.plot(x, mean, color=color, ls=ls, label=label)
-    ax.fill_between(x, mean - half, mean + half, color=color, alpha=0.2)
+    write_results(
+        sink, rows, table(experiment, rows) if rows else "", "hdqn_chain.png",
+        lambda fig: _plot(fig, experiment, host), (4 * panels, 3.6),
+    )  # fmt: skip
 
 
 def _plot(fig, experiment, host):
@@ -158,7 +148,7 @@ def _plot(fig, experiment, host):
         if not record["train"]:
             continue
         x = per_chunk * np.arange(1, len(record["train"]) + 1)
-        _band(ax, x, record["train"], f"C{j}", name)
+        ci_band(ax, x, record["train"], f"C{j}", name)
     ax.axhline(experiment.optimal, color="k", ls="--", lw=0.8, label="optimal")
     for value, text in ((0.13, "paper h-DQN"), (0.01, "paper Q-learning")):
         ax.axhline(value, color="grey", ls=":", lw=0.8)
@@ -174,7 +164,7 @@ def _plot(fig, experiment, host):
         visits = np.asarray(record["visits"], float)  # [chunks, trials, 6]
         x = per_chunk * np.arange(1, visits.shape[0] + 1)
         for i in range(2, 6):
-            _band(ax, x, visits[:, :, i], f"C{i}", STATES[i])
+            ci_band(ax, x, visits[:, :, i], f"C{i}", STATES[i])
         ax.set_xlabel("env steps")
         ax.set_ylabel("visits per episode")
         ax.set_title(f"{name}: visits of s3..s6 (cf. paper Fig. 4)", fontsize=8)

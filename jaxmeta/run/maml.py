@@ -182,9 +182,6 @@ class MAMLExperiment(driver.ReportedBy):
         ]
         self.num_chunks = config.chunks + len(self.settings)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def iterations_per_chunk(self, setting: Setting) -> int:
         return setting.spec["meta_iterations"] // self.config.chunks
 
@@ -262,10 +259,3 @@ class MAMLExperiment(driver.ReportedBy):
                 )
             }
         return out
-
-    def result_rows(self, host) -> list[dict]:
-        """One row per (setting, method, adaptation step): mean ± CI."""
-        return report_mod.result_rows(self, host)
-
-    def summary(self, rows, top: int = 5) -> str:
-        return report_mod.table(self, rows)

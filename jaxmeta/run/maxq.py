@@ -16,7 +16,6 @@ state. Files
 """
 
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
@@ -29,9 +28,9 @@ from jaxmeta.learners.registry import make_learner
 from jaxmeta.run import driver
 from jaxmeta.run import maxq_report as report_mod
 from jaxmeta.run.config import dataclass_from_dict
-from jaxmeta.run.population import MAX_ENV_STEPS, start_members_jit, train_members
+from jaxmeta.run.method_groups import start_methods, train_methods
+from jaxmeta.run.population import MAX_ENV_STEPS
 from jaxmeta.run.results import check_run_name
-from jaxmeta.run.sharding import pad_population, padded_size
 from jaxmeta.validation import check_names, coerce
 
 LEARNERS = ("maxq", "qlearning", "sarsa")
@@ -188,53 +187,27 @@ class MAXQExperiment(driver.ReportedBy):
         self.starts = jnp.asarray(taxi.initial_state_support())
         self.optimal = optimal_values()[np.asarray(self.starts)]
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def init(self, key, mesh):
         """Every method's `trials` agents started (trial i: the same key in
         every method)."""
-        count = self.config.trials
-        size = padded_size(count, mesh)
-        keys = pad_population(jax.random.split(key, count), count, size)
-        population = {}
-        for name, learner in self.learners.items():
-            hparams = jax.tree_util.tree_map(
-                lambda x: jnp.full((size,), x), self.hparams[name]
-            )
-            population[name] = start_members_jit(
-                learner, keys, hparams, self.env_params, False
-            )
-        return driver.place_state({"population": population, "shared": {}}, mesh)
+        env_params = {name: self.env_params for name in self.learners}
+        return start_methods(
+            key, self.learners, self.hparams, env_params, self.config.trials, mesh
+        )
 
     def step(self, key, state, chunk: int, mesh):
         """`updates / chunks` updates of every agent, then greedy returns."""
-        population, outputs = dict(state["population"]), {}
-        count, upc = self.config.trials, self.updates_per_chunk
-        for name, learner in self.learners.items():
-            began = time.perf_counter()
-            members, metrics = train_members(
-                learner, population[name], self.env_params, chunk * upc, upc
-            )
-            population[name] = members
-            real = jax.tree_util.tree_map(lambda x: x[:count], members["learner"])
+
+        def evaluate(name, learner, states):
             greedy = _greedy_jit(
-                learner, real, self.env, self.env_params, self.starts,
+                learner, states, self.env, self.env_params, self.starts,
                 self.config.eval_steps,
             )  # fmt: skip
-            outputs[name] = {
-                "episode_return": metrics["episode_return"][:count],
-                "episodes": metrics["episodes"][:count],
-                "greedy": greedy,
-                "failure": members["failure"]["code"][:count],
-            }
-            jax.block_until_ready(outputs[name])
-            outputs[name]["seconds"] = time.perf_counter() - began
-        return {"population": population, "shared": state["shared"]}, outputs
+            return {"greedy": greedy}
 
-    def result_rows(self, host) -> list[dict]:
-        """One row per (method, trial): episodes to the optimum, final returns."""
-        return report_mod.result_rows(self, host)
-
-    def summary(self, rows, top: int = 5) -> str:
-        return report_mod.table(self, rows)
+        upc = self.updates_per_chunk
+        env_params = {name: self.env_params for name in self.learners}
+        return train_methods(
+            state, self.learners, env_params, chunk * upc, upc, self.config.trials,
+            evaluate,
+        )  # fmt: skip

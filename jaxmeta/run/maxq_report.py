@@ -7,6 +7,7 @@ the optimum), table.md and maxq_taxi.png."""
 import numpy as np
 
 from jaxmeta.learners.base import FAILURE_NONE
+from jaxmeta.run.report_common import ci_band, write_results
 from jaxmeta.score.stats import format_ci
 
 # Dietterich (2000), Figure 8 (Taxi): MAXQ-Q with all-states updating
@@ -132,11 +133,10 @@ def table(experiment, rows) -> str:
 def refresh(experiment, host, sink) -> None:
     """results.csv, table.md, maxq_taxi.png."""
     rows = result_rows(experiment, host)
-    if not rows:
-        return
-    sink.write_csv("results.csv", rows)
-    sink.write_text("table.md", table(experiment, rows))
-    sink.figure("maxq_taxi.png", lambda fig: _plot(fig, experiment, host), (10, 4))
+    write_results(
+        sink, rows, table(experiment, rows) if rows else "", "maxq_taxi.png",
+        lambda fig: _plot(fig, experiment, host), (10, 4),
+    )  # fmt: skip
 
 
 def _plot(fig, experiment, host):
@@ -147,11 +147,7 @@ def _plot(fig, experiment, host):
             continue
         steps = per_chunk * np.arange(1, len(record["greedy"]) + 1)
         for ax, key in ((ax_train, "train"), (ax_greedy, "greedy")):
-            values = np.asarray(record[key], float)  # [chunks, trials]
-            mean = np.nanmean(values, axis=1)
-            half = 1.96 * np.nanstd(values, axis=1) / np.sqrt(values.shape[1])
-            ax.plot(steps, mean, color=f"C{j}", label=name)
-            ax.fill_between(steps, mean - half, mean + half, color=f"C{j}", alpha=0.2)
+            ci_band(ax, steps, record[key], f"C{j}", name)
     for ax, title in ((ax_train, "training return (epsilon-greedy)"),
                       (ax_greedy, "greedy return, mean over 300 starts")):  # fmt: skip
         ax.axhline(experiment.optimal.mean(), color="k", ls="--", lw=0.8,

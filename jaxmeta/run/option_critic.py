@@ -31,7 +31,7 @@ from jaxmeta.envs.four_rooms_switch import make_four_rooms_switch
 from jaxmeta.run import driver
 from jaxmeta.run import option_critic_report as report_mod
 from jaxmeta.run.option_critic_config import HALLWAY_GOAL, OptionCriticConfig
-from jaxmeta.run.options import _record_jit
+from jaxmeta.run.options import record_episodes_jit
 from jaxmeta.run.options_config import optimal_steps
 from jaxmeta.run.population import MAX_ENV_STEPS, start_members_jit, train_members
 from jaxmeta.run.sharding import pad_population, padded_size
@@ -98,9 +98,6 @@ class OptionCriticExperiment(driver.ReportedBy):
         """Optimal expected steps to `goal`, mean over uniform starts."""
         return _mean_optimum(int(CELL_INDEX[goal]), self.config.fail_prob)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def env_params(self, size: int):
         """Per-trial env params, leaves [size] (padding repeats the last)."""
         count = self.config.trials
@@ -153,7 +150,7 @@ class OptionCriticExperiment(driver.ReportedBy):
                 self.updates_per_chunk,
                 True,
             )
-            record = _record_jit(
+            record = record_episodes_jit(
                 slot["record"],
                 metrics["train/ended_length"],
                 metrics["train/ended_start"],

@@ -55,7 +55,7 @@ def _four_rooms():
     return make("FourRooms-options")[0]
 
 
-def _record(record, lengths, starts):
+def record_episodes(record, lengths, starts):
     """Append the episodes that ended in a chunk to the record. record:
     {"length", "start": [M, E] int32, "count": [M] int32 (episodes ended,
     uncapped)}; lengths, starts: [M, updates, steps, 1] (0: none ended)."""
@@ -76,7 +76,7 @@ def _record(record, lengths, starts):
     return {"length": length, "start": start, "count": count}
 
 
-_record_jit = jax.jit(_record, donate_argnums=(0,))
+record_episodes_jit = jax.jit(record_episodes, donate_argnums=(0,))
 
 
 class OptionsExperiment:
@@ -188,7 +188,7 @@ class OptionsExperiment:
                 chunk * self.updates_per_chunk,
                 self.updates_per_chunk,
             )
-            record = _record_jit(
+            record = record_episodes_jit(
                 slot["record"],
                 metrics["train/ended_length"],
                 metrics["train/ended_start"],

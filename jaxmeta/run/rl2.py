@@ -104,9 +104,6 @@ class RL2Experiment(driver.ReportedBy):
         ]
         self.num_chunks = len(self.schedule)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def init(self, key, mesh):
         """Every setting's RL^2 seeds, initialised (leaves [padded seeds])."""
         population = {}

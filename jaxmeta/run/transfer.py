@@ -161,9 +161,6 @@ class TransferExperiment(driver.ReportedBy):
         self.num_chunks = len(self.meta_plan) + self.test.num_chunks
         self._sample = jax.jit(lambda tasks, key: tasks.sample(key), static_argnums=0)
 
-    def config_dict(self) -> dict:
-        return self.config.to_dict()
-
     def slot(self, e: int) -> str:
         return f"meta/{self.config.train_envs[e]['env']}"
 

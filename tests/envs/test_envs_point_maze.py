@@ -74,3 +74,30 @@ def test_start_noise_stays_in_its_box():
 def test_bad_params_are_refused(override, field):
     with pytest.raises(ValueError, match=field):
         make("PointUMaze-v0", **override)
+
+
+def test_goal_conditioned_maze_draws_free_goals_and_rewards_by_them():
+    env, params = make("PointUMazeGoals-v0", start_noise=0.0)
+    assert bool(params.random_goal) and env.observation_space(params).shape == (4,)
+    keys = jax.random.split(jax.random.key(4), 512)
+    obs, states = jax.vmap(env.reset, in_axes=(0, None))(keys, params)
+    goals = np.asarray(obs[:, 2:])
+    assert all(bool(is_free(g)) for g in goals)
+    # All seven free cells are drawn, the wall's two never.
+    cells = {tuple(c) for c in np.floor(goals).astype(int).tolist()}
+    assert cells == {(0, 0), (1, 0), (2, 0), (2, 1), (2, 2), (1, 2), (0, 2)}
+    _, _, reward, _, _, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        keys, states, jnp.zeros((512, 2)), params
+    )
+    distance = np.linalg.norm(goals - 0.5, axis=1)
+    np.testing.assert_allclose(np.asarray(reward), -distance, rtol=1e-5, atol=1e-5)
+    assert np.all(np.asarray(info["success"]) == (distance < 0.5))
+    # The evaluation task: the fixed far goal, in the observation too.
+    _, fixed = make("PointUMazeGoals-v0", random_goal=False)
+    obs, _ = env.reset(keys[0], fixed)
+    np.testing.assert_allclose(np.asarray(obs[2:]), [0.5, 2.5])
+
+
+def test_random_goal_needs_the_goal_conditioned_maze():
+    with pytest.raises(ValueError, match="random_goal"):
+        make("PointUMaze-v0", random_goal=True)

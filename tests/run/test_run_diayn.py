@@ -3,14 +3,12 @@ before compiling (default run); at a tiny size (long: it compiles DIAYN
 twice, its evaluation and SAC), the files and rows, and a resumed run equal
 to the uninterrupted one."""
 
-import csv
 import os
-import shutil
 
 import pytest
+from e2e_helpers import assert_resume_rewrites, read_csv, run_tiny
 
-from jaxmeta.run import driver
-from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
+from jaxmeta.run.catalog import build, get_experiment
 
 # About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
 pytestmark = pytest.mark.long
@@ -23,11 +21,6 @@ TINY = {"name": "diayn", "envs": ["Point2D-v0"], "skills": [2, 3], "seeds": 2,
                            "buffer_capacity": 64},
         "downstream_skills": 2, "downstream_updates": 4,
         "downstream_chunks": 2}  # fmt: skip
-
-
-def _csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 @pytest.mark.parametrize(
@@ -64,12 +57,7 @@ def test_named_experiments_build():
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    experiment, _ = build("diayn", TINY)
-    options = driver.RunOptions(
-        quiet=True, tensorboard=False, checkpoint_every=1, keep_checkpoints=10
-    )
-    run_dir, rows = start_run(experiment, str(tmp_path_factory.mktemp("d")), options)
-    return experiment, run_dir, rows
+    return run_tiny("diayn", TINY, str(tmp_path_factory.mktemp("d")))
 
 
 @pytest.mark.long
@@ -80,13 +68,13 @@ def test_files_and_rows(finished):
         assert os.path.isfile(os.path.join(run_dir, name)), name
     # 2 groups x 2 seeds x 2 chunks; 2 seeds x (2 + 3) skills; 2 arms x 2
     # seeds x (the start + 2 chunks).
-    assert len(_csv(os.path.join(run_dir, "accuracy.csv"))) == 8
+    assert len(read_csv(os.path.join(run_dir, "accuracy.csv"))) == 8
     assert len(rows) == 10
     assert {r["group"] for r in rows} == {"Point2D-v0/2", "Point2D-v0/3"}
     for row in rows:
         assert 0.0 <= row["own_accuracy"] <= 1.0
         assert row["distinguishable"] == (row["own_accuracy"] >= 0.5)
-    downstream = _csv(os.path.join(run_dir, "downstream.csv"))
+    downstream = read_csv(os.path.join(run_dir, "downstream.csv"))
     assert len(downstream) == 12
     assert "distinguishable skills" in experiment.summary(rows)
 
@@ -94,12 +82,9 @@ def test_files_and_rows(finished):
 @pytest.mark.long
 def test_resume_equals_uninterrupted(finished, tmp_path):
     _, run_dir, _ = finished
-    copy = str(tmp_path / "resumed")
-    shutil.copytree(run_dir, copy)
-    checkpoints = os.path.join(copy, "checkpoints")
-    for name in os.listdir(checkpoints):
-        if name != "1":
-            shutil.rmtree(os.path.join(checkpoints, name))
-    resume_run(copy, quiet=True)
-    for name in ("accuracy.csv", "skills.csv", "downstream.csv"):
-        assert _csv(os.path.join(run_dir, name)) == _csv(os.path.join(copy, name))
+    assert_resume_rewrites(
+        run_dir,
+        str(tmp_path / "resumed"),
+        ("accuracy.csv", "skills.csv", "downstream.csv"),
+        (),
+    )

@@ -2,14 +2,12 @@
 size: files and rows, a resumed run equal to the uninterrupted one, and bad
 configs refused before compiling."""
 
-import csv
 import os
-import shutil
 
 import pytest
+from e2e_helpers import assert_resume_rewrites, read_csv, run_tiny
 
-from jaxmeta.run import driver
-from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
+from jaxmeta.run.catalog import build, get_experiment
 
 # About 20-60 s of compiles: runs with `pytest -m long` (suite budget).
 pytestmark = pytest.mark.long
@@ -23,26 +21,16 @@ TINY = {"name": "feudal", "env_config": {"height": 5, "width": 7,
         "flat_config": {"hidden": 8, "embed": [8]}}  # fmt: skip
 
 
-def _csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    experiment, _ = build("feudal", TINY)
-    options = driver.RunOptions(
-        quiet=True, tensorboard=False, checkpoint_every=1, keep_checkpoints=10
-    )
-    run_dir, rows = start_run(experiment, str(tmp_path_factory.mktemp("f")), options)
-    return experiment, run_dir, rows
+    return run_tiny("feudal", TINY, str(tmp_path_factory.mktemp("f")))
 
 
 def test_files_and_rows(finished):
     experiment, run_dir, rows = finished
     for name in ("table.md", "results.csv", "curves.csv", "feudal_keydoor.png"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
-    curves = _csv(os.path.join(run_dir, "curves.csv"))
+    curves = read_csv(os.path.join(run_dir, "curves.csv"))
     assert len(curves) == 3 * 2 * 2  # methods x seeds x chunks
     assert {int(r["env_steps"]) for r in curves} == {32, 64}
     assert {(r["method"], r["seed"]) for r in rows} == {
@@ -55,19 +43,12 @@ def test_files_and_rows(finished):
 
 def test_resume_equals_uninterrupted(finished, tmp_path):
     _, run_dir, _ = finished
-    copy = str(tmp_path / "resumed")
-    shutil.copytree(run_dir, copy)
-    checkpoints = os.path.join(copy, "checkpoints")
-    for name in os.listdir(checkpoints):
-        if name != "1":
-            shutil.rmtree(os.path.join(checkpoints, name))
-    resume_run(copy, quiet=True)
-    for name in ("results.csv", "curves.csv"):
-        strip = [{k: v for k, v in r.items() if k != "group_wall_seconds"}
-                 for r in _csv(os.path.join(run_dir, name))]  # fmt: skip
-        again = [{k: v for k, v in r.items() if k != "group_wall_seconds"}
-                 for r in _csv(os.path.join(copy, name))]  # fmt: skip
-        assert strip == again, name
+    assert_resume_rewrites(
+        run_dir,
+        str(tmp_path / "resumed"),
+        ("results.csv", "curves.csv"),
+        ("group_wall_seconds",),
+    )
 
 
 def test_named_experiments_build():

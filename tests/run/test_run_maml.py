@@ -2,16 +2,15 @@
 and columns, a resumed run equal to the uninterrupted one, the pretrained
 baseline's step, and bad configs refused before compiling."""
 
-import csv
 import os
-import shutil
 
 import jax
 import numpy as np
 import pytest
+from e2e_helpers import assert_resume_rewrites, read_csv
 
 from jaxmeta.run import driver
-from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
+from jaxmeta.run.catalog import build, get_experiment, start_run
 
 SETTING = {"label": "nav", "env": "Navigation2D-v0",
            "env_options": {"max_step": 0.5, "goal_radius": 0.5,
@@ -27,11 +26,6 @@ TINY = {"name": "maml", "seeds": 2, "chunks": 2, "convergence_window": 2,
 TIMING = ("s_per_iteration", "wall_s_total", "wall_s_to_converge")
 
 
-def _csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     experiment, _ = build("maml", TINY)
@@ -42,32 +36,34 @@ def finished(tmp_path_factory):
     return experiment, run_dir, rows
 
 
+@pytest.mark.long
 def test_files_and_columns(finished):
     experiment, run_dir, rows = finished
     for name in ("table.md", "results.csv", "curves.csv", "adaptation.csv",
                  "convergence.csv", "maml.png", "tensorboard"):  # fmt: skip
         assert os.path.exists(os.path.join(run_dir, name)), name
     assert experiment.num_chunks == 3  # 2 meta-training chunks + 1 evaluation
-    curves = _csv(os.path.join(run_dir, "curves.csv"))
+    curves = read_csv(os.path.join(run_dir, "curves.csv"))
     # fomaml and pretrained train (random does not): 2 seeds x 4 iterations.
     assert len(curves) == 2 * 2 * 4
     assert list(curves[0]) == ["setting", "method", "seed", "iteration",
                                "post_return", "pre_return"]  # fmt: skip
     pretrained = [r for r in curves if r["method"] == "pretrained"]
     assert all(r["post_return"] == r["pre_return"] for r in pretrained)
-    adaptation = _csv(os.path.join(run_dir, "adaptation.csv"))
+    adaptation = read_csv(os.path.join(run_dir, "adaptation.csv"))
     assert len(adaptation) == 3 * 2 * 3  # methods x seeds x (K + 1)
     assert {(r["method"], int(r["adapt_step"])) for r in rows} == {
         (m, k) for m in ("fomaml", "pretrained", "random") for k in range(3)
     }
     for row in rows:  # returns are sums of negative distances over <= 8 steps
         assert row["seeds"] == 2 and -8 * 5.0 < row["return_mean"] < 0.0
-    conv = _csv(os.path.join(run_dir, "convergence.csv"))
+    conv = read_csv(os.path.join(run_dir, "convergence.csv"))
     assert {r["method"] for r in conv} == {"fomaml", "pretrained"}
     table = experiment.summary(rows)
     assert "| random |" in table and "2 steps" in table
 
 
+@pytest.mark.long
 def test_random_is_every_method_s_start(finished):
     experiment, _, _ = finished
     state = experiment.init(jax.random.key(experiment.seed), _mesh())
@@ -83,21 +79,15 @@ def _mesh():
     return population_mesh()
 
 
+@pytest.mark.long
 def test_resume_equals_uninterrupted(finished, tmp_path):
     _, run_dir, _ = finished
-    copy = str(tmp_path / "resumed")
-    shutil.copytree(run_dir, copy)
-    checkpoints = os.path.join(copy, "checkpoints")
-    for name in os.listdir(checkpoints):
-        if name != "1":
-            shutil.rmtree(os.path.join(checkpoints, name))
-    resume_run(copy, quiet=True)
-    for name in ("curves.csv", "adaptation.csv", "results.csv", "convergence.csv"):
-        strip = [{k: v for k, v in r.items() if k not in TIMING}
-                 for r in _csv(os.path.join(run_dir, name))]  # fmt: skip
-        again = [{k: v for k, v in r.items() if k not in TIMING}
-                 for r in _csv(os.path.join(copy, name))]  # fmt: skip
-        assert strip == again, name
+    assert_resume_rewrites(
+        run_dir,
+        str(tmp_path / "resumed"),
+        ("curves.csv", "adaptation.csv", "results.csv", "convergence.csv"),
+        TIMING,
+    )
 
 
 @pytest.mark.parametrize(

@@ -2,15 +2,13 @@
 files and rows, a resumed run equal to the uninterrupted one, exact
 optimal values, and bad configs refused before compiling."""
 
-import csv
 import os
-import shutil
 
 import pytest
+from e2e_helpers import assert_resume_rewrites, read_csv, run_tiny
 
 from jaxmeta.envs import taxi
-from jaxmeta.run import driver
-from jaxmeta.run.catalog import build, get_experiment, resume_run, start_run
+from jaxmeta.run.catalog import build, get_experiment
 from jaxmeta.run.maxq import optimal_values
 
 TINY = {"name": "maxq", "trials": 2, "updates": 4, "num_steps": 200, "chunks": 2,
@@ -20,26 +18,16 @@ TINY = {"name": "maxq", "trials": 2, "updates": 4, "num_steps": 200, "chunks": 2
                     {"name": "flat-q", "learner": "qlearning"}]}  # fmt: skip
 
 
-def _csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    experiment, _ = build("maxq", TINY)
-    options = driver.RunOptions(
-        quiet=True, tensorboard=False, checkpoint_every=1, keep_checkpoints=10
-    )
-    run_dir, rows = start_run(experiment, str(tmp_path_factory.mktemp("m")), options)
-    return experiment, run_dir, rows
+    return run_tiny("maxq", TINY, str(tmp_path_factory.mktemp("m")))
 
 
 def test_files_rows_and_censoring(finished):
     experiment, run_dir, rows = finished
     for name in ("table.md", "results.csv", "curves.csv", "maxq_taxi.png"):
         assert os.path.isfile(os.path.join(run_dir, name)), name
-    assert len(_csv(os.path.join(run_dir, "curves.csv"))) == 2 * 2 * 2
+    assert len(read_csv(os.path.join(run_dir, "curves.csv"))) == 2 * 2 * 2
     assert {(r["method"], r["trial"]) for r in rows} == {
         (m, t) for m in ("maxq", "flat-q") for t in (0, 1)
     }
@@ -51,19 +39,12 @@ def test_files_rows_and_censoring(finished):
 
 def test_resume_equals_uninterrupted(finished, tmp_path):
     _, run_dir, _ = finished
-    copy = str(tmp_path / "resumed")
-    shutil.copytree(run_dir, copy)
-    checkpoints = os.path.join(copy, "checkpoints")
-    for name in os.listdir(checkpoints):
-        if name != "1":
-            shutil.rmtree(os.path.join(checkpoints, name))
-    resume_run(copy, quiet=True)
-    for name in ("results.csv", "curves.csv"):
-        strip = [{k: v for k, v in r.items() if k != "method_wall_seconds"}
-                 for r in _csv(os.path.join(run_dir, name))]  # fmt: skip
-        again = [{k: v for k, v in r.items() if k != "method_wall_seconds"}
-                 for r in _csv(os.path.join(copy, name))]  # fmt: skip
-        assert strip == again, name
+    assert_resume_rewrites(
+        run_dir,
+        str(tmp_path / "resumed"),
+        ("results.csv", "curves.csv"),
+        ("method_wall_seconds",),
+    )
 
 
 def test_optimal_values_are_the_shortest_deliveries():

@@ -47,7 +47,7 @@ def _compiled():
     """Programs compiled so far: training chunks, episode records."""
     return (
         population._chunk_jit._cache_size(),
-        options_module._record_jit._cache_size(),
+        options_module.record_episodes_jit._cache_size(),
     )
 
 

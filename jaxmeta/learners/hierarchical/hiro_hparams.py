@@ -5,7 +5,7 @@ import jax
 from flax import struct
 
 from jaxmeta.learners.td3 import TD3_HPARAM_DOMAINS, TD3HParams
-from jaxmeta.validation import POSITIVE, Domain
+from jaxmeta.validation import NONNEGATIVE, POSITIVE
 
 
 @struct.dataclass
@@ -31,7 +31,7 @@ HIRO_HPARAM_DOMAINS = {
     "manager_critic_learning_rate": POSITIVE,
     "manager_noise": TD3_HPARAM_DOMAINS["exploration_noise"],
     "goal_range": POSITIVE,
-    "manager_reward_scale": Domain(0.0, None),
+    "manager_reward_scale": NONNEGATIVE,
     "candidate_std": TD3_HPARAM_DOMAINS["exploration_noise"],
 }
 

@@ -1,0 +1,58 @@
+"""What the experiments that compare fixed learners ("methods", `count`
+agents each, agent i with the same key in every method) share on the
+driver: starting every method's agents, and a chunk of training followed
+by each method's own evaluation (maxq, hdqn, hiro)."""
+
+import time
+
+import jax
+import jax.numpy as jnp
+
+from jaxmeta.run import driver
+from jaxmeta.run.population import start_members_jit, train_members
+from jaxmeta.run.sharding import pad_population, padded_size
+
+
+def start_methods(key, learners: dict, hparams: dict, env_params: dict, count, mesh):
+    """The driver state of every method's `count` agents: learners, hparams
+    (one set per method, broadcast) and env_params keyed by method name;
+    agent i's key is `split(key, count)[i]` in every method; the population
+    padded to the mesh and placed on it."""
+    size = padded_size(count, mesh)
+    keys = pad_population(jax.random.split(key, count), count, size)
+    population = {}
+    for name, learner in learners.items():
+        batched = jax.tree_util.tree_map(lambda x: jnp.full((size,), x), hparams[name])
+        population[name] = start_members_jit(
+            learner, keys, batched, env_params[name], False
+        )
+    return driver.place_state({"population": population, "shared": {}}, mesh)
+
+
+def train_methods(state, learners: dict, env_params: dict, first_update, updates,
+                  count, evaluate):  # fmt: skip
+    """`updates` more updates of every method's agents in `state` (from
+    `start_methods`), then `evaluate(name, learner, states)` on the `count`
+    real agents' learner states (leaves [count, ...]), a dict of outputs.
+
+    Returns `(state, outputs)`: per method the evaluation's entries plus
+    "episode_return" and "episodes" ([count, updates], the training
+    episodes), "failure" ([count] codes) and "seconds" (training and
+    evaluation wall time)."""
+    population, outputs = dict(state["population"]), {}
+    for name, learner in learners.items():
+        began = time.perf_counter()
+        members, metrics = train_members(
+            learner, population[name], env_params[name], first_update, updates
+        )
+        population[name] = members
+        real = jax.tree_util.tree_map(lambda x: x[:count], members["learner"])
+        outputs[name] = {
+            "episode_return": metrics["episode_return"][:count],
+            "episodes": metrics["episodes"][:count],
+            "failure": members["failure"]["code"][:count],
+            **evaluate(name, learner, real),
+        }
+        jax.block_until_ready(outputs[name])
+        outputs[name]["seconds"] = time.perf_counter() - began
+    return {"population": population, "shared": state["shared"]}, outputs
