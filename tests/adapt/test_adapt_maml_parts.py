@@ -28,6 +28,7 @@ from jaxmeta.learners.common.linear_baseline import (
 NAV = dict(hidden=(8,), horizon=5, num_episodes=3, meta_batch_size=3)
 
 
+@pytest.mark.long
 def test_trpo_outer_step_stays_in_its_trust_region():
     env, _ = make("Navigation2D-v0")
     adapter = make_adapter(

@@ -205,6 +205,7 @@ def test_esac_improves_on_pendulum():
     assert center[-3:].mean() > center[:3].mean() + 300, center
 
 
+@pytest.mark.long
 def test_policy_head_of_a_brax_env_can_be_built_inside_a_trace():
     # brax builds its action space from jnp arrays: tracers inside jit, which
     # once broke ES/BiERL init on brax (Controlled.init runs traced).

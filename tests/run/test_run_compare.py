@@ -55,6 +55,7 @@ def _config(**changes):
     return CompareConfig(**values)
 
 
+@pytest.mark.long
 def test_compare_writes_results_table_and_curves_for_every_group(tmp_path):
     # One warm start per method, shared by its target envs (built, not run).
     assert list(CompareExperiment(_config()).warm) == ["bierl"]

@@ -23,6 +23,7 @@ def finished(tmp_path_factory):
     return run_tiny("maxq", TINY, str(tmp_path_factory.mktemp("m")))
 
 
+@pytest.mark.long
 def test_files_rows_and_censoring(finished):
     experiment, run_dir, rows = finished
     for name in ("table.md", "results.csv", "curves.csv", "maxq_taxi.png"):
@@ -37,6 +38,7 @@ def test_files_rows_and_censoring(finished):
     assert "flat-q" in experiment.summary(rows)
 
 
+@pytest.mark.long
 def test_resume_equals_uninterrupted(finished, tmp_path):
     _, run_dir, _ = finished
     assert_resume_rewrites(

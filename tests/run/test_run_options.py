@@ -51,6 +51,7 @@ def _compiled():
     )
 
 
+@pytest.mark.long
 def test_files_rows_and_the_optimum(finished):
     experiment, run_dir, rows, compiled = finished
     # The goal is a traced env param: one training program per method for
@@ -90,6 +91,7 @@ def test_files_rows_and_the_optimum(finished):
         assert 0 < total <= 3 * 3000, (goal, name, total)
 
 
+@pytest.mark.long
 def test_episodes_to_target_rule_on_crafted_episodes(finished):
     experiment = finished[0]
     group = experiment.groups[0]
@@ -115,6 +117,7 @@ def test_episodes_to_target_rule_on_crafted_episodes(finished):
     assert ratio == low == high == 4.0
 
 
+@pytest.mark.long
 def test_resume_from_a_mid_run_checkpoint_equals_uninterrupted(finished, tmp_path):
     _, run_dir, rows, _ = finished
     copy = str(tmp_path / "resumed")

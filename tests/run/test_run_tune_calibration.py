@@ -120,6 +120,7 @@ def _members(run_dir):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.long
 def test_tune_with_online_calibration_runs_and_resumes_exactly(tmp_path):
     options = RunOptions(
         checkpoint_every=1, keep_checkpoints=8, tensorboard=False, quiet=True
