@@ -224,7 +224,10 @@ class SAC(ReplayLearnerConfig):
             pre_squash = _sample_pre_squash(mean, log_std, noise)
             log_prob = squashed_log_prob(mean, log_std, pre_squash, low, high)
             q = critic.apply(critic_params, batch["obs"], jnp.tanh(pre_squash))
-            return jnp.mean(alpha * log_prob - jnp.min(q, axis=0)), log_prob
+            # minimum, not min(q, axis=0): the reduction's gradient (an equality
+            # mask over its count) came out 0/0 = NaN under XLA's cheap CPU
+            # pipeline (tests/conftest.py); the elementwise one is exact.
+            return jnp.mean(alpha * log_prob - jnp.minimum(q[0], q[1])), log_prob
 
         (actor_loss, log_prob), grads = jax.value_and_grad(actor_loss_fn, has_aux=True)(
             params["actor"]

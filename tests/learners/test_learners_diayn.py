@@ -127,13 +127,6 @@ def test_one_skill_folds_exactly_into_sac(learner, state):
 
 
 @pytest.mark.long
-@pytest.mark.xfail(
-    reason="under the suite's cheap XLA pipeline (conftest.py) SAC itself, "
-    "DIAYN's base, gets non-finite actor params at its first policy update on "
-    "Point2D (plain SAC too: train/failure 3 at update 125 of 3/3 seeds); with "
-    "XLA's default pipeline it learns (0.82-0.89 in the last tenth)",
-    strict=False,
-)
 def test_skills_become_distinguishable_on_point2d():
     # 4 skills (chance 0.25), 10,000 env steps, 2,500 SAC and discriminator
     # steps, 3 seeds (about a minute here: too long for the default run).
