@@ -10,6 +10,7 @@ A *named experiment* (e.g. "quickstart") is a kind plus the config it runs;
 """
 
 import dataclasses
+import importlib
 import json
 import os
 
@@ -17,456 +18,63 @@ import jax
 
 from jaxmeta.run import driver, results
 from jaxmeta.run.config import apply_overrides, dataclass_from_dict
-from jaxmeta.run.tune_config import TuneConfig
+from jaxmeta.run.named_experiments import EXPERIMENTS, quickstart  # noqa: F401
 from jaxmeta.validation import unknown_name
 
 CONFIG_FILE = "config.json"
 
-
-def _tune_experiment(config):
-    # Multi-fidelity searchers (successive halving, Hyperband) run their own
-    # experiment on the same config; see run.multi_fidelity.
-    from jaxmeta.run.multi_fidelity import tune_experiment
-
-    return tune_experiment(config)
-
-
-def _pbt_experiment(config):
-    from jaxmeta.run.pbt import PBTExperiment
-
-    return PBTExperiment(config)
-
-
-def _pbt_config():
-    from jaxmeta.run.pbt import PBTConfig
-
-    return PBTConfig
-
-
-class _LazyConfig:
-    """A config class imported when first used (PBT imports control/)."""
-
-    def __init__(self, load):
-        self._load = load
-
-    def from_dict(self, values):
-        return self._load().from_dict(values)
-
-
-def _compare_experiment(config):
-    from jaxmeta.run.compare import CompareExperiment
-
-    return CompareExperiment(config)
-
-
-def _compare_config():
-    from jaxmeta.run.compare import CompareConfig
-
-    return CompareConfig
-
-
-def _trust_region_experiment(config):
-    from jaxmeta.run.trust_region import TrustRegionExperiment
-
-    return TrustRegionExperiment(config)
-
-
-def _trust_region_config():
-    from jaxmeta.run.trust_region import TrustRegionConfig
-
-    return TrustRegionConfig
-
-
-def _episodes_experiment(config):
-    from jaxmeta.run.episodes import EpisodesExperiment
-
-    return EpisodesExperiment(config)
-
-
-def _episodes_config():
-    from jaxmeta.run.episodes_config import EpisodesConfig
-
-    return EpisodesConfig
-
-
-def _rl2_experiment(config):
-    from jaxmeta.run.rl2 import RL2Experiment
-
-    return RL2Experiment(config)
-
-
-def _rl2_config():
-    from jaxmeta.run.rl2_config import RL2Config
-
-    return RL2Config
-
-
-def _options_experiment(config):
-    from jaxmeta.run.options import OptionsExperiment
-
-    return OptionsExperiment(config)
-
-
-def _options_config():
-    from jaxmeta.run.options_config import OptionsConfig
-
-    return OptionsConfig
-
-
-def _transfer_experiment(config):
-    from jaxmeta.run.transfer import TransferExperiment
-
-    return TransferExperiment(config)
-
-
-def _transfer_config():
-    from jaxmeta.run.transfer_config import TransferConfig
-
-    return TransferConfig
-
-
-def _maxq_experiment(config):
-    from jaxmeta.run.maxq import MAXQExperiment
-
-    return MAXQExperiment(config)
-
-
-def _maxq_config():
-    from jaxmeta.run.maxq import MAXQConfig
-
-    return MAXQConfig
-
-
-def _option_critic_experiment(config):
-    from jaxmeta.run.option_critic import OptionCriticExperiment
-
-    return OptionCriticExperiment(config)
-
-
-def _option_critic_config():
-    from jaxmeta.run.option_critic_config import OptionCriticConfig
-
-    return OptionCriticConfig
-
-
-def _hdqn_experiment(config):
-    from jaxmeta.run.hdqn import HDQNExperiment
-
-    return HDQNExperiment(config)
-
-
-def _hdqn_config():
-    from jaxmeta.run.hdqn import HDQNConfig
-
-    return HDQNConfig
-
-
-def _maml_experiment(config):
-    from jaxmeta.run.maml import MAMLExperiment
-
-    return MAMLExperiment(config)
-
-
-def _maml_config():
-    from jaxmeta.run.maml_config import MAMLConfig
-
-    return MAMLConfig
-
-
-def _diayn_experiment(config):
-    from jaxmeta.run.diayn import DIAYNExperiment
-
-    return DIAYNExperiment(config)
-
-
-def _diayn_config():
-    from jaxmeta.run.diayn_config import DIAYNConfig
-
-    return DIAYNConfig
-
-
-def _feudal_experiment(config):
-    from jaxmeta.run.feudal import FeudalExperiment
-
-    return FeudalExperiment(config)
-
-
-def _feudal_config():
-    from jaxmeta.run.feudal import FeudalConfig
-
-    return FeudalConfig
-
-
-def _hiro_experiment(config):
-    from jaxmeta.run.hiro import HIROExperiment
-
-    return HIROExperiment(config)
-
-
-def _hiro_config():
-    from jaxmeta.run.hiro import HIROConfig
-
-    return HIROConfig
-
-
-# kind -> (config class, experiment factory)
-KINDS = {
-    "tune": (TuneConfig, _tune_experiment),
-    "pbt": (_LazyConfig(_pbt_config), _pbt_experiment),
-    "compare": (_LazyConfig(_compare_config), _compare_experiment),
-    "trust-region": (_LazyConfig(_trust_region_config), _trust_region_experiment),
-    "episodes": (_LazyConfig(_episodes_config), _episodes_experiment),
-    "rl2": (_LazyConfig(_rl2_config), _rl2_experiment),
-    "transfer": (_LazyConfig(_transfer_config), _transfer_experiment),
-    "maxq": (_LazyConfig(_maxq_config), _maxq_experiment),
-    "diayn": (_LazyConfig(_diayn_config), _diayn_experiment),
-    "hdqn": (_LazyConfig(_hdqn_config), _hdqn_experiment),
-    "maml": (_LazyConfig(_maml_config), _maml_experiment),
-    "feudal": (_LazyConfig(_feudal_config), _feudal_experiment),
-    "hiro": (_LazyConfig(_hiro_config), _hiro_experiment),
-    "options": (_LazyConfig(_options_config), _options_experiment),
+# kind -> ("module:ConfigClass", "module:experiment factory"), modules under
+# jaxmeta.run, imported when the kind is first built (`jaxmeta list` imports
+# neither control/ nor adapt/). Multi-fidelity searchers (successive halving,
+# Hyperband) run their own experiment on the tune config: see multi_fidelity.
+_KIND_SPECS = {
+    "tune": ("tune_config:TuneConfig", "multi_fidelity:tune_experiment"),
+    "pbt": ("pbt:PBTConfig", "pbt:PBTExperiment"),
+    "compare": ("compare:CompareConfig", "compare:CompareExperiment"),
+    "trust-region": (
+        "trust_region:TrustRegionConfig",
+        "trust_region:TrustRegionExperiment",
+    ),
+    "episodes": ("episodes_config:EpisodesConfig", "episodes:EpisodesExperiment"),
+    "rl2": ("rl2_config:RL2Config", "rl2:RL2Experiment"),
+    "transfer": ("transfer_config:TransferConfig", "transfer:TransferExperiment"),
+    "maxq": ("maxq:MAXQConfig", "maxq:MAXQExperiment"),
+    "diayn": ("diayn_config:DIAYNConfig", "diayn:DIAYNExperiment"),
+    "hdqn": ("hdqn:HDQNConfig", "hdqn:HDQNExperiment"),
+    "maml": ("maml_config:MAMLConfig", "maml:MAMLExperiment"),
+    "feudal": ("feudal:FeudalConfig", "feudal:FeudalExperiment"),
+    "hiro": ("hiro:HIROConfig", "hiro:HIROExperiment"),
+    "options": ("options_config:OptionsConfig", "options:OptionsExperiment"),
     "option-critic": (
-        _LazyConfig(_option_critic_config),
-        _option_critic_experiment,
+        "option_critic_config:OptionCriticConfig",
+        "option_critic:OptionCriticExperiment",
     ),
 }
 
 
-def quickstart() -> dict:
-    """Tune PPO on CartPole-v1: 32 configs, two rounds of CMA-ES search
-    (the same config as experiments/quickstart.toml)."""
-    return {
-        "name": "quickstart",
-        "env": "CartPole-v1",
-        "learner": "ppo",
-        "learner_config": dict(
-            num_envs=16, num_steps=64, num_epochs=4, num_minibatches=4
-        ),
-        "dims": {
-            "learning_rate": {"kind": "log_uniform", "low": 3e-4, "high": 3e-2},
-            "gamma": {"kind": "logit", "low": 0.95, "high": 0.999},
-            "gae_lambda": {"kind": "logit", "low": 0.8, "high": 0.99},
-            "clip_eps": {"kind": "uniform", "low": 0.1, "high": 0.3},
-            "ent_coef": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
-        },
-        "searcher": "evosax",
-        "searcher_config": {"strategy": "CMA_ES"},
-        "population_size": 32,
-        "rounds": 2,
-        "num_updates": 100,
-        "chunk_size": 10,
-        "eval_episodes": 32,
-        "eval_max_steps": 500,
-        "return_bounds": [0.0, 500.0],
-        "seed": 0,
-    }
+def _load(spec: str):
+    module, name = spec.split(":")
+    return getattr(importlib.import_module(f"jaxmeta.run.{module}"), name)
 
 
-def pbt_cartpole() -> dict:
-    """PBT of 16 PPO members on CartPole-v1 (experiments/pbt_cartpole.toml)."""
-    return {
-        "name": "pbt-cartpole",
-        "env": "CartPole-v1",
-        "learner": "ppo",
-        "learner_config": dict(
-            num_envs=16, num_steps=64, num_epochs=4, num_minibatches=4
-        ),
-        "dims": {
-            "learning_rate": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
-            "clip_eps": {"kind": "uniform", "low": 0.1, "high": 0.3},
-            "ent_coef": {"kind": "log_uniform", "low": 1e-4, "high": 3e-2},
-        },
-        "population_size": 16,
-        "num_updates": 100,
-        "chunk_size": 10,
-        "eval_episodes": 32,
-        "eval_max_steps": 500,
-        "quantile": 0.25,
-        "resample_probability": 0.25,
-        "perturb_factors": [0.8, 1.2],
-        "seed": 0,
-    }
+class _LazyConfig:
+    """A kind's config class, imported when first used."""
+
+    def __init__(self, spec: str):
+        self._spec = spec
+
+    def from_dict(self, values):
+        return _load(self._spec).from_dict(values)
 
 
-def _experiments_file(module: str, function: str):
-    """A config factory defined in the repository's experiments/MODULE.py
-    (a source checkout, as the README installs it)."""
-
-    def factory() -> dict:
-        import importlib.util
-        import pathlib
-
-        path = (
-            pathlib.Path(__file__).resolve().parents[2] / "experiments" / f"{module}.py"
-        )
-        if not path.is_file():
-            raise ValueError(
-                f"experiment file {path} not found: run from a source checkout "
-                f"(pip install -e .)"
-            )
-        spec = importlib.util.spec_from_file_location(f"experiments_{module}", path)
-        loaded = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(loaded)
-        return getattr(loaded, function)()
-
-    return factory
+def _lazy_factory(spec: str):
+    return lambda config: _load(spec)(config)
 
 
-# name -> (kind, config factory, description)
-EXPERIMENTS = {
-    "bierl": (
-        "compare",
-        _experiments_file("bierl", "quick"),
-        "BiERL vs ES, NSR-ES, ESAC, PBT, PPO, SAC, TRPO (CPU mode)",
-    ),
-    "bierl-full": (
-        "compare",
-        _experiments_file("bierl", "full"),
-        "the same on brax locomotion (accelerator mode)",
-    ),
-    "trust-region": (
-        "trust-region",
-        _experiments_file("trust_region", "quick"),
-        "meta-KL (FQI) vs fixed and random KL for xTRPO, seeds/002 (CPU mode)",
-    ),
-    "trust-region-full": (
-        "trust-region",
-        _experiments_file("trust_region", "full"),
-        "the same at the seed's sizes (accelerator mode)",
-    ),
-    "trust-region-beyond": (
-        "trust-region",
-        _experiments_file("trust_region", "beyond"),
-        "CartPole with PBT, BiERL and PPO's FQI meta-clip beside meta-KL (CPU)",
-    ),
-    "sam-hrl-hs": (
-        "episodes",
-        _experiments_file("sam_hrl_hs", "quick"),
-        "episodes to target after tuning by SAM-HRL-HS, GP-BO, ..., seeds/000 (CPU)",
-    ),
-    "sam-hrl-hs-full": (
-        "episodes",
-        _experiments_file("sam_hrl_hs", "full"),
-        "the same at the full budget, 5 seeds (accelerator mode)",
-    ),
-    "sam-hrl-hs-transfer": (
-        "transfer",
-        _experiments_file("sam_hrl_hs_transfer", "quick"),
-        "SAM-HRL-HS meta-trained on CartPole/MountainCar tasks, searching "
-        "Acrobot and LunarLander (CPU)",
-    ),
-    "sam-hrl-hs-transfer-full": (
-        "transfer",
-        _experiments_file("sam_hrl_hs_transfer", "full"),
-        "the same at the full budget, 5 seeds (accelerator mode)",
-    ),
-    "rl2": (
-        "rl2",
-        _experiments_file("rl2", "quick"),
-        "RL^2 vs bandit and random-MDP baselines, Duan et al. 2016 (CPU mode)",
-    ),
-    "rl2-full": (
-        "rl2",
-        _experiments_file("rl2", "full"),
-        "the same on all of the paper's settings and sizes (accelerator mode)",
-    ),
-    "options": (
-        "options",
-        _experiments_file("options", "quick"),
-        "flat vs SMDP vs intra-option Q-learning in Four Rooms, seeds/001 (CPU)",
-    ),
-    "options-full": (
-        "options",
-        _experiments_file("options", "full"),
-        "the same with 100 trials and 4 learning rates (accelerator mode)",
-    ),
-    "option-critic": (
-        "option-critic",
-        _experiments_file("option_critic", "quick"),
-        "option-critic vs AC-PG vs SARSA(0), Four Rooms transfer, 30 trials "
-        "(Bacon et al. 2017)",
-    ),
-    "option-critic-full": (
-        "option-critic",
-        _experiments_file("option_critic", "full"),
-        "the same with the paper's 100 runs",
-    ),
-    "maxq": (
-        "maxq",
-        _experiments_file("maxq", "quick"),
-        "MAXQ-Q vs flat Q-learning on Taxi, 30 trials (Dietterich 2000)",
-    ),
-    "maxq-full": (
-        "maxq",
-        _experiments_file("maxq", "full"),
-        "the same with 100 trials and 5x the env steps",
-    ),
-    "diayn": (
-        "diayn",
-        _experiments_file("diayn", "quick"),
-        "DIAYN skills on Point2D and LunarLander, 10 and 20 skills, and a "
-        "skill as SAC's start, 5 seeds (Eysenbach et al. 2018; CPU mode)",
-    ),
-    "diayn-full": (
-        "diayn",
-        _experiments_file("diayn", "full"),
-        "the same with 10 seeds, 10x the env steps (accelerator mode)",
-    ),
-    "hdqn": (
-        "hdqn",
-        _experiments_file("hdqn", "quick"),
-        "h-DQN vs flat Q-learning and flat DQN on the stochastic decision "
-        "process, 30 trials (Kulkarni et al. 2016)",
-    ),
-    "hdqn-full": (
-        "hdqn",
-        _experiments_file("hdqn", "full"),
-        "the same at the paper's length (200,000 env steps a trial)",
-    ),
-    "maml": (
-        "maml",
-        _experiments_file("maml", "quick"),
-        "MAML, FOMAML, Directed-MAML, pretrained, random on Navigation2D and "
-        "CartPole tasks (CPU mode)",
-    ),
-    "maml-full": (
-        "maml",
-        _experiments_file("maml", "full"),
-        "the same at the papers' sizes (accelerator mode)",
-    ),
-    "feudal": (
-        "feudal",
-        _experiments_file("feudal", "quick"),
-        "FeUdal networks vs a flat LSTM actor-critic and FuN without intrinsic "
-        "reward on KeyDoor, 5 seeds (Vezhnevets et al. 2017, CPU mode)",
-    ),
-    "feudal-full": (
-        "feudal",
-        _experiments_file("feudal", "full"),
-        "the same on a larger KeyDoor at 10x the env steps",
-    ),
-    "hiro": (
-        "hiro",
-        _experiments_file("hiro", "quick"),
-        "HIRO vs HIRO without off-policy correction and flat TD3 on the "
-        "point-mass U-maze, 5 seeds (Nachum et al. 2018, CPU mode)",
-    ),
-    "hiro-full": (
-        "hiro",
-        _experiments_file("hiro", "full"),
-        "the same with 10 seeds, a slower point and 1M env steps",
-    ),
-    "hiro-fixed-goal": (
-        "hiro",
-        _experiments_file("hiro", "fixed_goal"),
-        "hiro's quick mode with the far goal in training too (no curriculum)",
-    ),
-    "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
-    "quickstart": (
-        "tune",
-        quickstart,
-        "tune PPO on CartPole-v1 (32 configs x 2 rounds)",
-    ),
+# kind -> (config class, experiment factory)
+KINDS = {
+    kind: (_LazyConfig(config), _lazy_factory(experiment))
+    for kind, (config, experiment) in _KIND_SPECS.items()
 }
 
 

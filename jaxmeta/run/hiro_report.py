@@ -1,9 +1,11 @@
 """The host side of the HIRO U-maze experiment (`run.hiro`): curves.csv
 (per method, seed and chunk: env steps so far, the greedy success rate and
 mean final distance on the evaluation goal, the chunk's mean training
-return), results.csv (per method and seed: the last evaluation's success,
-the mean over the last fifth of the chunks, the first env steps at which
-half the evaluation episodes succeed), table.md (with the HIRO paper's
+return, for HIRO the chunk's mean fractions of relabelled goals that stayed
+the original / became the achieved change), results.csv (per method and
+seed: the last evaluation's success, the mean over the last fifth of the
+chunks, the first env steps at which half the evaluation episodes succeed,
+the fraction of goals the correction kept), table.md (with the HIRO paper's
 AntMaze figures beside ours) and hiro_umaze.png (success over training,
 mean and 95 % CI over seeds)."""
 
@@ -20,11 +22,15 @@ PAPER = {"hiro": "0.99 ± 0.01 (AntMaze)", "hiro-no-correction": "lower (Fig. 4)
          "flat-td3": "about 0 (their flat baseline)"}  # fmt: skip
 
 
+RELABEL_COLUMNS = {"relabel_original": "train/relabel_original",
+                   "relabel_achieved": "train/relabel_achieved"}  # fmt: skip
+
+
 def empty_host(experiment) -> dict:
     """Per method: the chunks' success rates, distances, returns, per seed."""
     return {
         "methods": {
-            m: {"success": [], "distance": [], "returns": [], "failed": []}
+            m: {"success": [], "distance": [], "returns": [], "kept": [], "failed": []}
             for m in experiment.methods
         },
         "seconds": {m: 0.0 for m in experiment.methods},
@@ -40,16 +46,24 @@ def report(experiment, chunk, outputs, host, sink):
         success = np.asarray(out["success"], float)
         distance = np.asarray(out["distance"], float)
         returns = chunk_return(out["episode_return"], out["episodes"])
+        relabel = {
+            column: np.asarray(out[metric], float).mean(-1)
+            if metric in out
+            else np.full(success.shape, np.nan)
+            for column, metric in RELABEL_COLUMNS.items()
+        }
         record["success"].append(success.tolist())
         record["distance"].append(distance.tolist())
         record["returns"].append(returns.tolist())
+        record["kept"].append(relabel["relabel_original"].tolist())
         record["failed"] = (np.asarray(out["failure"]) != FAILURE_NONE).tolist()
         host["seconds"][name] += float(out["seconds"])
         for seed in range(success.shape[0]):
             rows.append({"method": name, "seed": seed, "chunk": chunk,
                          "env_steps": steps, "success_rate": success[seed],
                          "final_distance": distance[seed],
-                         "train_return": returns[seed]})  # fmt: skip
+                         "train_return": returns[seed],
+                         **{c: v[seed] for c, v in relabel.items()}})  # fmt: skip
     sink.append("curves.csv", rows)
     postfix = {"done": f"{chunk + 1}/{experiment.num_chunks}"}
     if chunk + 1 == experiment.num_chunks:
@@ -60,7 +74,9 @@ def report(experiment, chunk, outputs, host, sink):
 
 def result_rows(experiment, host) -> list[dict]:
     """Per (method, seed): last and late (last fifth) success rate, env
-    steps to a success rate of 0.5 (None if never), failure, wall time."""
+    steps to a success rate of 0.5 (None if never), the mean fraction of
+    sampled manager goals relabelling kept (None for flat TD3), failure,
+    wall time."""
     rows = []
     for name in experiment.methods:
         record = host["methods"][name]
@@ -78,6 +94,9 @@ def result_rows(experiment, host) -> list[dict]:
                 "final_distance": float(record["distance"][-1][seed]),
                 "env_steps_to_half": (int(hit[0]) + 1) * experiment.steps_per_chunk
                 if len(hit) else None,
+                "goals_kept_original": float(
+                    np.nanmean(np.asarray(record["kept"], float)[:, seed])
+                ) if np.isfinite(record["kept"][-1][seed]) else None,
                 "failed": record["failed"][seed],
                 "method_wall_seconds": host["seconds"][name],
             })  # fmt: skip
@@ -87,7 +106,8 @@ def result_rows(experiment, host) -> list[dict]:
 def table(experiment, rows) -> str:
     """Markdown: per method, the last evaluation's success rate and the
     late one (mean ± 95 % CI over seeds), seeds ever at half success and
-    when (median), wall time; the paper's AntMaze figure beside."""
+    when (median), the fraction of goals relabelling kept, wall time; the
+    paper's AntMaze figure beside."""
     c = experiment.config
     total = c.updates * experiment.learners["hiro"].steps_per_update
     lines = [
@@ -96,9 +116,9 @@ def table(experiment, rows) -> str:
         "greedy episodes per evaluation",
         "",
         "| method | final success | success, last fifth | final distance | "
-        "seeds at success >= 0.5 | env steps to it, median | wall s | "
-        "paper (AntMaze, ant body) |",
-        "|---|---|---|---|---|---|---|---|",
+        "seeds at success >= 0.5 | env steps to it, median | goals kept | "
+        "wall s | paper (AntMaze, ant body) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name in experiment.methods:
         mine = [r for r in rows if r["method"] == name]
@@ -108,11 +128,14 @@ def table(experiment, rows) -> str:
                    if r["env_steps_to_half"] is not None]  # fmt: skip
         median = f"{np.median(reached):,.0f}" if reached else "not reached"
         failed = sum(bool(r["failed"]) for r in mine)
+        kept = [r["goals_kept_original"] for r in mine
+                if r["goals_kept_original"] is not None]  # fmt: skip
         cells = [name + (f" ({failed} failed)" if failed else ""),
                  format_ci([r["final_success"] for r in mine], digits=2),
                  format_ci([r["late_success"] for r in mine], digits=2),
                  format_ci([r["final_distance"] for r in mine], digits=2),
                  f"{len(reached)}/{len(mine)}", median,
+                 format_ci(kept, digits=2) if kept else "-",
                  f"{mine[0]['method_wall_seconds']:.0f}", PAPER[name]]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

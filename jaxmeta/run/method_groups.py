@@ -30,15 +30,16 @@ def start_methods(key, learners: dict, hparams: dict, env_params: dict, count, m
 
 
 def train_methods(state, learners: dict, env_params: dict, first_update, updates,
-                  count, evaluate):  # fmt: skip
+                  count, evaluate, keep=()):  # fmt: skip
     """`updates` more updates of every method's agents in `state` (from
     `start_methods`), then `evaluate(name, learner, states)` on the `count`
     real agents' learner states (leaves [count, ...]), a dict of outputs.
 
     Returns `(state, outputs)`: per method the evaluation's entries plus
     "episode_return" and "episodes" ([count, updates], the training
-    episodes), "failure" ([count] codes) and "seconds" (training and
-    evaluation wall time)."""
+    episodes), the metrics named in `keep` that the method reports
+    ([count, updates] each), "failure" ([count] codes) and "seconds"
+    (training and evaluation wall time)."""
     population, outputs = dict(state["population"]), {}
     for name, learner in learners.items():
         began = time.perf_counter()
@@ -50,6 +51,7 @@ def train_methods(state, learners: dict, env_params: dict, first_update, updates
         outputs[name] = {
             "episode_return": metrics["episode_return"][:count],
             "episodes": metrics["episodes"][:count],
+            **{k: metrics[k][:count] for k in keep if k in metrics},
             "failure": members["failure"]["code"][:count],
             **evaluate(name, learner, real),
         }

@@ -34,10 +34,19 @@ def test_files_and_rows(finished):
     for r in curves:  # 3 evaluation episodes: success a multiple of 1/3
         assert round(3 * float(r["success_rate"]), 6) in (0, 1, 2, 3)
         assert 0.0 <= float(r["final_distance"]) <= 3 * 2**0.5
+        kept, achieved = float(r["relabel_original"]), float(r["relabel_achieved"])
+        if r["method"] == "flat-td3":
+            assert kept != kept and achieved != achieved  # NaN: no manager
+        elif r["method"] == "hiro-no-correction":
+            assert (kept, achieved) == (1.0, 0.0)
+        else:
+            assert 0.0 <= kept <= 1.0 and 0.0 <= achieved <= 1.0 - kept + 1e-6
     assert {(r["method"], r["seed"]) for r in rows} == {
         (m, s) for m in ("hiro", "hiro-no-correction", "flat-td3") for s in (0, 1)
     }
     assert all(not r["failed"] for r in rows)
+    assert all((r["goals_kept_original"] is None) == (r["method"] == "flat-td3")
+               for r in rows)  # fmt: skip
     assert "0.99" in experiment.summary(rows)  # the paper's figure beside
 
 
