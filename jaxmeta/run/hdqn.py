@@ -29,10 +29,14 @@ from jaxmeta.learners.registry import make_learner
 from jaxmeta.run import driver
 from jaxmeta.run import hdqn_report as report_mod
 from jaxmeta.run.config import dataclass_from_dict
-from jaxmeta.run.method_groups import start_methods, train_methods
+from jaxmeta.run.method_groups import (
+    checked_method_tables,
+    start_methods,
+    train_methods,
+)
 from jaxmeta.run.population import MAX_ENV_STEPS
 from jaxmeta.run.results import check_run_name
-from jaxmeta.validation import check_names, coerce
+from jaxmeta.validation import coerce
 
 LEARNERS = ("hdqn", "qlearning", "dqn")
 OBS_MODE = {"hdqn": "one_hot", "qlearning": "index", "dqn": "one_hot"}
@@ -87,33 +91,13 @@ class HDQNConfig:
         if not 0.0 <= coerce("gamma", self.gamma, float) <= 1.0:
             raise ValueError(f"gamma must be in [0, 1], got {self.gamma!r}")
         coerce("seed", self.seed, int)
-        if not self.methods:
-            raise ValueError("methods must hold at least one table")
-        methods = []
-        for i, method in enumerate(self.methods):
-            where = f"methods[{i}]"
-            if not isinstance(method, dict):
-                raise TypeError(f"{where} must be a table, got {method!r}")
-            check_names(f"{where} field", method, METHOD_FIELDS)
-            for field in ("name", "learner"):
-                if field not in method:
-                    raise ValueError(f"{where} needs {field}")
-            check_names(f"{where}.learner", [method["learner"]], LEARNERS)
-            check_run_name(method["name"])
-            given = set(method.get("learner_config", {}))
-            fixed = given & {"num_envs", "num_steps", "env", "gradient_steps",
-                             "total_timesteps"}  # fmt: skip
-            if fixed:
-                raise ValueError(
-                    f"{where}.learner_config may not set {sorted(fixed)}: one env "
-                    "an agent; num_steps, gradient_steps and the schedule's "
-                    "length are the experiment's"
-                )
-            methods.append({"learner_config": {}, "hparams": {}, **method})
-        names = [m["name"] for m in methods]
-        if len(set(names)) != len(names):
-            raise ValueError(f"method names must be distinct, got {names}")
-        object.__setattr__(self, "methods", tuple(methods))
+        fixed = {"num_envs", "num_steps", "env", "gradient_steps", "total_timesteps"}
+        why = ("one env an agent; num_steps, gradient_steps and the schedule's "
+               "length are the experiment's")  # fmt: skip
+        checked = checked_method_tables(
+            self.methods, METHOD_FIELDS, LEARNERS, fixed, why
+        )
+        object.__setattr__(self, "methods", checked)
 
     @classmethod
     def from_dict(cls, values: dict):

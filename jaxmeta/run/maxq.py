@@ -28,10 +28,14 @@ from jaxmeta.learners.registry import make_learner
 from jaxmeta.run import driver
 from jaxmeta.run import maxq_report as report_mod
 from jaxmeta.run.config import dataclass_from_dict
-from jaxmeta.run.method_groups import start_methods, train_methods
+from jaxmeta.run.method_groups import (
+    checked_method_tables,
+    start_methods,
+    train_methods,
+)
 from jaxmeta.run.population import MAX_ENV_STEPS
 from jaxmeta.run.results import check_run_name
-from jaxmeta.validation import check_names, coerce
+from jaxmeta.validation import coerce
 
 LEARNERS = ("maxq", "qlearning", "sarsa")
 METHOD_FIELDS = ("name", "learner", "learner_config", "hparams")
@@ -89,32 +93,11 @@ class MAXQConfig:
         if self.updates * self.num_steps > MAX_ENV_STEPS:
             raise ValueError(f"updates x num_steps must be at most {MAX_ENV_STEPS}")
         coerce("seed", self.seed, int)
-        if not self.methods:
-            raise ValueError("methods must hold at least one table")
-        methods = []
-        for i, method in enumerate(self.methods):
-            where = f"methods[{i}]"
-            if not isinstance(method, dict):
-                raise TypeError(f"{where} must be a table, got {method!r}")
-            check_names(f"{where} field", method, METHOD_FIELDS)
-            for field in ("name", "learner"):
-                if field not in method:
-                    raise ValueError(f"{where} needs {field}")
-            check_names(f"{where}.learner", [method["learner"]], LEARNERS)
-            check_run_name(method["name"])
-            fixed = {"num_envs", "num_steps", "env"} & set(
-                method.get("learner_config", {})
-            )
-            if fixed:
-                raise ValueError(
-                    f"{where}.learner_config may not set {sorted(fixed)}: one env a "
-                    "trial, and num_steps is the experiment's"
-                )
-            methods.append({"learner_config": {}, "hparams": {}, **method})
-        names = [m["name"] for m in methods]
-        if len(set(names)) != len(names):
-            raise ValueError(f"method names must be distinct, got {names}")
-        object.__setattr__(self, "methods", tuple(methods))
+        why = "one env a trial, and num_steps is the experiment's"
+        checked = checked_method_tables(
+            self.methods, METHOD_FIELDS, LEARNERS, {"num_envs", "num_steps", "env"}, why
+        )
+        object.__setattr__(self, "methods", checked)
 
     @classmethod
     def from_dict(cls, values: dict):

@@ -1,7 +1,8 @@
 """What the experiments that compare fixed learners ("methods", `count`
 agents each, agent i with the same key in every method) share on the
 driver: starting every method's agents, and a chunk of training followed
-by each method's own evaluation (maxq, hdqn, hiro)."""
+by each method's own evaluation (maxq, hdqn, hiro), and checking their
+`methods` tables (maxq, hdqn)."""
 
 import time
 
@@ -10,7 +11,9 @@ import jax.numpy as jnp
 
 from jaxmeta.run import driver
 from jaxmeta.run.population import start_members_jit, train_members
+from jaxmeta.run.results import check_run_name
 from jaxmeta.run.sharding import pad_population, padded_size
+from jaxmeta.validation import check_names
 
 
 def start_methods(key, learners: dict, hparams: dict, env_params: dict, count, mesh):
@@ -58,3 +61,34 @@ def train_methods(state, learners: dict, env_params: dict, first_update, updates
         jax.block_until_ready(outputs[name])
         outputs[name]["seconds"] = time.perf_counter() - began
     return {"population": population, "shared": state["shared"]}, outputs
+
+
+def checked_method_tables(methods, fields, learners, fixed: set, why: str) -> tuple:
+    """A comparison config's `methods` tables, checked before anything
+    compiles: each a table of `fields` with a "name" (a run name, distinct)
+    and a "learner" (one of `learners`) whose learner_config sets none of
+    `fixed` (`why` says why in the error). Returns the tables with empty
+    learner_config and hparams filled in."""
+    if not methods:
+        raise ValueError("methods must hold at least one table")
+    checked = []
+    for i, method in enumerate(methods):
+        where = f"methods[{i}]"
+        if not isinstance(method, dict):
+            raise TypeError(f"{where} must be a table, got {method!r}")
+        check_names(f"{where} field", method, fields)
+        for field in ("name", "learner"):
+            if field not in method:
+                raise ValueError(f"{where} needs {field}")
+        check_names(f"{where}.learner", [method["learner"]], learners)
+        check_run_name(method["name"])
+        given = fixed & set(method.get("learner_config", {}))
+        if given:
+            raise ValueError(
+                f"{where}.learner_config may not set {sorted(given)}: {why}"
+            )
+        checked.append({"learner_config": {}, "hparams": {}, **method})
+    names = [m["name"] for m in checked]
+    if len(set(names)) != len(names):
+        raise ValueError(f"method names must be distinct, got {names}")
+    return tuple(checked)
