@@ -6,7 +6,8 @@ seeds per method, vmapped.
     python experiments/hiro.py            # --quick: 120k env steps per agent
     python experiments/hiro.py --full     # 10 seeds, 1M steps, a slower point
     python experiments/hiro.py --fixed-goal   # quick, the far goal in training
-    jaxmeta run hiro / hiro-full / hiro-fixed-goal   # the same
+    python experiments/hiro.py --slow     # a slower point, 480k env steps
+    jaxmeta run hiro / hiro-full / hiro-fixed-goal / hiro-slow   # the same
 
 Writes runs/hiro-N/: table.md, results.csv, curves.csv, hiro_umaze.png.
 docs/hierarchical.md discusses the results.
@@ -33,6 +34,15 @@ def fixed_goal() -> dict:
     return {**quick(), "name": "hiro-fixed-goal", "env": "PointUMaze-v0"}
 
 
+def slow() -> dict:
+    """As `quick` with the full mode's slower point (max_speed 0.05,
+    300-step episodes, goal_range 0.5) and 4x the updates (480k env steps
+    per agent): a three times longer horizon in worker steps."""
+    return {**quick(), "name": "hiro-slow", "updates": 12000,
+            "env_config": {"max_speed": 0.05, "max_steps_in_episode": 300},
+            "hiro_hparams": {"goal_range": 0.5}}  # fmt: skip
+
+
 def full() -> dict:
     """10 seeds, the paper's 300 x 300 networks, one TD3 step per env step,
     a point three times slower in 300-step episodes (a longer horizon in
@@ -55,5 +65,7 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     name = "hiro-full" if "--full" in args else "hiro"
     name = "hiro-fixed-goal" if "--fixed-goal" in args else name
-    args = [a for a in args if a not in ("--full", "--quick", "--fixed-goal")]
+    name = "hiro-slow" if "--slow" in args else name
+    flags = ("--full", "--quick", "--fixed-goal", "--slow")
+    args = [a for a in args if a not in flags]
     sys.exit(main(["run", name, *args]))

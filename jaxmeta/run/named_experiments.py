@@ -234,6 +234,11 @@ EXPERIMENTS = {
         experiments_file("hiro", "fixed_goal"),
         "hiro's quick mode with the far goal in training too (no curriculum)",
     ),
+    "hiro-slow": (
+        "hiro",
+        experiments_file("hiro", "slow"),
+        "hiro's quick mode with a 3x slower point, 300-step episodes, 480k steps",
+    ),
     "pbt-cartpole": ("pbt", pbt_cartpole, "PBT of 16 PPO members on CartPole-v1"),
     "quickstart": (
         "tune",

@@ -62,7 +62,7 @@ def test_resume_equals_uninterrupted(finished, tmp_path):
 
 
 def test_named_experiments_build():
-    for name in ("hiro", "hiro-full", "hiro-fixed-goal"):
+    for name in ("hiro", "hiro-full", "hiro-fixed-goal", "hiro-slow"):
         kind, config = get_experiment(name)
         assert kind == "hiro"
         experiment, _ = build(kind, config)
