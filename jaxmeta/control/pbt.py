@@ -27,6 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jaxmeta.learners.common.evaluate import policy_init, policy_step
 from jaxmeta.search.space import SearchSpace
 
 
@@ -297,6 +298,17 @@ class PBTLearner:
 
     def act(self, key, state: PBTLearnerState, obs, deterministic: bool = False):
         """The actions of `chosen_member`."""
+        return self.learner.act(key, self._chosen(state), obs, deterministic)
+
+    def policy_init(self, state: PBTLearnerState, obs):
+        """`chosen_member`'s policy carry (learners/common/evaluate.py)."""
+        return policy_init(self.learner, self._chosen(state), obs)
+
+    def policy_step(self, key, state: PBTLearnerState, carry, obs, deterministic=False):
+        """`chosen_member`'s policy step: `(actions, carry)`."""
+        member = self._chosen(state)
+        return policy_step(self.learner, key, member, carry, obs, deterministic)
+
+    def _chosen(self, state: PBTLearnerState):
         best = self.chosen_member(state)
-        member = jax.tree_util.tree_map(lambda x: x[best], state.members)
-        return self.learner.act(key, member, obs, deterministic)
+        return jax.tree_util.tree_map(lambda x: x[best], state.members)

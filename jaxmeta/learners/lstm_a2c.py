@@ -138,12 +138,23 @@ class LSTMA2C:
         return RecurrentState(params, opt_state, env, memory, zero, jnp.asarray(False))
 
     def act(self, key, state: RecurrentState, obs, deterministic: bool = False):
-        """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes."""
-        memory = zero_memory(self.cell, self.hidden, obs.shape[0])
-        _, logits, _ = self.network().apply(state.params, memory, obs)
+        """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes
+        (later steps: `policy_step`)."""
+        memory = self.policy_init(state, obs)
+        return self.policy_step(key, state, memory, obs, deterministic)[0]
+
+    def policy_init(self, state: RecurrentState, obs):
+        """The memory of fresh episodes `obs: [N, obs_dim]` (zeros)."""
+        del state
+        return zero_memory(self.cell, self.hidden, obs.shape[0])
+
+    def policy_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
+        """`(actions [N], memory)`: one step of the recurrent policy on `obs:
+        [N, obs_dim]` from the memory of the step before."""
+        memory, logits, _ = self.network().apply(state.params, memory, obs)
         if deterministic:
-            return jnp.argmax(logits, -1)
-        return self.head.sample(key, logits)[0]
+            return jnp.argmax(logits, -1), memory
+        return self.head.sample(key, logits)[0], memory
 
     def update(self, key, state: RecurrentState, hparams: A2CHParams, env_params):
         """One segment, then one A2C step on it replayed from its memory.

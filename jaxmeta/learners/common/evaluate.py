@@ -1,7 +1,32 @@
-"""Evaluate a trained learner on fresh episodes (a masked scan, no while_loop)."""
+"""Evaluate a trained learner on fresh episodes (a masked scan, no while_loop),
+and the policy-carry protocol it runs a learner's policy with.
+
+A learner whose policy keeps something across an episode's steps (an LSTM's
+memory, a manager's goal) defines `policy_init(state, obs) -> carry` and
+`policy_step(key, state, carry, obs, deterministic) -> (action, carry)`; its
+`act` alone (the learner contract, no carry) acts as at an episode's first
+step. Every other learner's policy is its `act`.
+"""
 
 import jax
 import jax.numpy as jnp
+
+
+def policy_init(learner, state, obs):
+    """The carry of `learner`'s policy at the first step of the episodes
+    `obs: [N, obs_dim]` (its `policy_init`), or () if it keeps none."""
+    init = getattr(learner, "policy_init", None)
+    return () if init is None else init(state, obs)
+
+
+def policy_step(learner, key, state, carry, obs, deterministic: bool = False):
+    """One step of `learner`'s policy: `(actions [N, ...], carry)` for `obs:
+    [N, obs_dim]` and the carry of the step before (`policy_init`'s at the
+    first); `act` for learners without `policy_step`."""
+    step = getattr(learner, "policy_step", None)
+    if step is None:
+        return learner.act(key, state, obs, deterministic), carry
+    return step(key, state, carry, obs, deterministic)
 
 
 def evaluate(
@@ -13,8 +38,8 @@ def evaluate(
     max_steps: int,
     deterministic: bool = False,
 ):
-    """Run `num_episodes` episodes in parallel with `learner.act` (sampled
-    actions, or greedy ones when `deterministic`).
+    """Run `num_episodes` episodes in parallel with the learner's policy
+    (`policy_step`: sampled actions, or greedy ones when `deterministic`).
 
     Each episode counts rewards until its first termination or truncation, or
     `max_steps`. Returns `(returns, lengths)`, each `[num_episodes]`.
@@ -25,27 +50,31 @@ def evaluate(
         jax.random.split(key_reset, num_episodes), env_params
     )
 
+    flat_obs = lambda o: jnp.reshape(o, (num_episodes, -1)).astype(jnp.float32)  # noqa: E731
+
     def step(carry, key):
-        obs, env_state, alive, total, length = carry
+        obs, env_state, policy, alive, total, length = carry
         key_act, key_env = jax.random.split(key)
-        flat = jnp.reshape(obs, (num_episodes, -1)).astype(jnp.float32)
-        action = learner.act(key_act, state, flat, deterministic)
+        action, policy = policy_step(
+            learner, key_act, state, policy, flat_obs(obs), deterministic
+        )
         obs, env_state, reward, terminated, truncated, _ = jax.vmap(
             env.step, in_axes=(0, 0, 0, None)
         )(jax.random.split(key_env, num_episodes), env_state, action, env_params)
         total = total + jnp.where(alive, reward, 0.0)
         length = length + alive
         alive = jnp.logical_and(alive, ~jnp.logical_or(terminated, truncated))
-        return (obs, env_state, alive, total, length), None
+        return (obs, env_state, policy, alive, total, length), None
 
     init = (
         obs,
         env_state,
+        policy_init(learner, state, flat_obs(obs)),
         jnp.ones(num_episodes, bool),
         jnp.zeros(num_episodes),
         jnp.zeros(num_episodes, jnp.int32),
     )
-    (_, _, _, total, length), _ = jax.lax.scan(
+    (*_, total, length), _ = jax.lax.scan(
         step, init, jax.random.split(key_steps, max_steps)
     )
     return total, length

@@ -159,12 +159,24 @@ class FeUdal:
         return RecurrentState(params, opt_state, env, memory, zero, jnp.asarray(False))
 
     def act(self, key, state: RecurrentState, obs, deterministic: bool = False):
-        """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes."""
-        memory = self.initial_memory(obs.shape[0])
-        _, out = self.network().apply(state.params, memory, obs)
+        """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes
+        (later steps: `policy_step`)."""
+        memory = self.policy_init(state, obs)
+        return self.policy_step(key, state, memory, obs, deterministic)[0]
+
+    def policy_init(self, state: RecurrentState, obs):
+        """The manager's and worker's memory of fresh episodes `obs: [N,
+        obs_dim]`."""
+        del state
+        return self.initial_memory(obs.shape[0])
+
+    def policy_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
+        """`(actions [N], memory)`: one step of the worker's policy under the
+        manager's goals, both LSTMs carried from the step before."""
+        memory, out = self.network().apply(state.params, memory, obs)
         if deterministic:
-            return jnp.argmax(out["logits"], -1)
-        return self.head.sample(key, out["logits"])[0]
+            return jnp.argmax(out["logits"], -1), memory
+        return self.head.sample(key, out["logits"])[0], memory
 
     def _unroll(self, params, memory, obs, resets):
         """Replay a segment: obs [T, N, obs_dim], resets [T, N]; outputs of

@@ -254,12 +254,32 @@ class HDQN(ReplayLearnerConfig):
         return epsilon_greedy(key, q, state.controller_epsilon[goal])
 
     def act(self, key, state: HDQNState, obs, deterministic: bool = False):
-        """Actions `[N]` for `obs: [N, ...]` with a subgoal chosen anew for
-        this step (the learner contract has no goal carry; a hierarchical
-        episode keeps the goal with `choose_goal` / `act_for_goal`)."""
+        """Actions `[N]` for `obs: [N, ...]` at an episode's first step: a
+        fresh subgoal (later steps: `policy_step`, which keeps it until it
+        is reached)."""
         key_goal, key_act = jax.random.split(key)
         goal = self.choose_goal(key_goal, state, obs, deterministic)
         return self.act_for_goal(key_act, state, obs, goal, deterministic)
+
+    def policy_init(self, state: HDQNState, obs):
+        """`(subgoal [N], choose [N] bool)` before the first step of
+        episodes `obs: [N, ...]` (a subgoal is chosen at step 0)."""
+        del state
+        num = obs.shape[0]
+        return jnp.zeros(num, jnp.int32), jnp.ones(num, bool)
+
+    def policy_step(self, key, state: HDQNState, carry, obs, deterministic=False):
+        """`(actions [N], carry)`: the controller acts for its subgoal until
+        the state is the subgoal's; then (and first) the meta-controller
+        picks the next one."""
+        goal, choose = carry
+        key_goal, key_act = jax.random.split(key)
+        here = jnp.argmax(self.one_hot(obs), -1)
+        choose = choose | (here == jnp.asarray(self.subgoals, jnp.int32)[goal])
+        fresh = self.choose_goal(key_goal, state, obs, deterministic)
+        goal = jnp.where(choose, fresh, goal)
+        action = self.act_for_goal(key_act, state, obs, goal, deterministic)
+        return action, (goal, jnp.zeros_like(choose))
 
     def update(self, key, state: HDQNState, hparams: HDQNHParams, env_params):
         """One rollout of `num_envs x num_steps` with subgoals into D1 and

@@ -217,13 +217,30 @@ class HIRO(ReplayLearnerConfig):
         return action.reshape(action.shape[:-1] + self.head.env_shape)
 
     def act(self, key, state: HIROState, obs, deterministic: bool = False):
-        """Env actions `[N, ...]` for `obs: [N, obs_dim]` with a goal chosen
-        anew for this step (the learner contract has no goal carry; a
-        hierarchical episode keeps its goal with `choose_goal`,
-        `parts.goal_transition` and `act_for_goal`)."""
+        """Env actions `[N, ...]` for `obs: [N, obs_dim]` at an episode's
+        first step: a fresh goal (later steps: `policy_step`, which keeps
+        the goal for c steps)."""
         key_goal, key_act = jax.random.split(key)
         goal = self.choose_goal(key_goal, state, obs, deterministic)
         return self.act_for_goal(key_act, state, obs, goal, deterministic)
+
+    def policy_init(self, state: HIROState, obs):
+        """`(previous obs, goal, step)` before the first step of episodes
+        `obs: [N, obs_dim]` (the goal is chosen at step 0)."""
+        del state
+        goal = jnp.zeros((obs.shape[0], self.goal_dim), jnp.float32)
+        return obs, goal, jnp.asarray(0, jnp.int32)
+
+    def policy_step(self, key, state: HIROState, carry, obs, deterministic=False):
+        """`(actions [N, ...], carry)`: the manager's goal every c steps, the
+        goal transition h(s, g, s') between, the worker's action for it."""
+        previous, goal, t = carry
+        key_goal, key_act = jax.random.split(key)
+        fresh = self.choose_goal(key_goal, state, obs, deterministic)
+        moved = parts.goal_transition(previous, goal, obs, self.goal_dims)
+        goal = jnp.where(t % self.goal_every == 0, fresh, moved)
+        action = self.act_for_goal(key_act, state, obs, goal, deterministic)
+        return action, (obs, goal, t + 1)
 
     def _steps(self, key, core, nets, sample_fn, hparams, steps, update_count):
         """`steps` TD3 steps of one level on batches of `sample_fn(key)`."""
