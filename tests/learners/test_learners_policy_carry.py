@@ -142,3 +142,32 @@ def test_pbt_runs_its_chosen_members_carry():
     leaves = jax.tree_util.tree_leaves
     for a, b in zip(leaves(carry), leaves(memory), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _option_critic_with(term_logit):
+    # Taxi (500 states), 3 options; state 0 prefers option 2, state 1 option 0.
+    taxi, params = make("Taxi-v3")
+    learner = make_learner("option_critic", taxi, num_envs=2, num_steps=4,
+                           num_options=3)  # fmt: skip
+    state = _init(learner, params)
+    tables = dict(state.params["q"])
+    q = jnp.zeros_like(tables["q_omega"]).at[0, 2].set(1.0).at[1, 0].set(1.0)
+    tables.update(q_omega=q, term=jnp.full_like(tables["term"], term_logit))
+    return learner, state.replace(params={"q": tables})
+
+
+def test_option_critic_runs_options_until_they_terminate():
+    step = jax.jit(
+        lambda learner, state, carry, obs: policy_step(
+            learner, K, state, carry, obs, True
+        ),
+        static_argnums=0,
+    )
+    for term_logit, second in ((-30.0, 2), (30.0, 0)):
+        learner, state = _option_critic_with(term_logit)
+        carry = policy_init(learner, state, jnp.zeros(1, jnp.int32))
+        _, carry = step(learner, state, carry, jnp.array([0]))
+        assert int(carry[0][0]) == 2  # the greedy option in state 0
+        _, carry = step(learner, state, carry, jnp.array([1]))
+        # beta ~ 0: option 2 runs on; beta ~ 1: it ends, state 1's greedy one.
+        assert int(carry[0][0]) == second, term_logit

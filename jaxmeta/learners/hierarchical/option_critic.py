@@ -60,6 +60,10 @@ from jaxmeta.learners.common.tabular_learner import (
     TabularState,
     init_carry,
 )
+from jaxmeta.learners.hierarchical.call_and_return import (
+    call_and_return_step,
+    option_carry_init,
+)
 from jaxmeta.validation import NONNEGATIVE, POSITIVE
 
 
@@ -252,6 +256,34 @@ class OptionCritic(TabularLearner):
         option = self._pick(words, tables, s, state.epsilon)
         word = jax.random.bits(key_action, (s.shape[0],), jnp.uint32)
         return sample_softmax(word, tables["logits"][s, option])
+
+    def policy_init(self, state: TabularState, obs):
+        """No option running before the first step of episodes `obs: [N]`."""
+        del state
+        return option_carry_init(obs.shape[0])
+
+    def policy_step(self, key, state: TabularState, carry, obs, deterministic=False):
+        """`(actions [N], carry)` by call-and-return execution (`act`'s
+        option and action choices, the options' own terminations)."""
+        s = state_index(obs)
+        tables = state.params["q"]
+
+        def pick(key):
+            q = tables["q_omega"][s]
+            if deterministic:
+                return greedy_masked(q, jnp.ones(q.shape, bool))
+            words = jax.random.bits(key, (s.shape[0], 2), jnp.uint32)
+            return self._pick(words, tables, s, state.epsilon)
+
+        def act_of(key, option):
+            logits = tables["logits"][s, option]
+            if deterministic:
+                return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+            return sample_softmax(jax.random.bits(key, (s.shape[0],), jnp.uint32),
+                                  logits)  # fmt: skip
+
+        beta_of = lambda option: jax.nn.sigmoid(tables["term"][s, option])  # noqa: E731
+        return call_and_return_step(key, carry, beta_of, pick, act_of)
 
     def termination_probabilities(self, state: TabularState):
         """beta_w(s) of every state and option: [S, O] float32."""

@@ -41,6 +41,10 @@ from jaxmeta.learners.common.on_policy import (
 )
 from jaxmeta.learners.common.q_learning import epsilon_greedy, q_of
 from jaxmeta.learners.common.rollout import EnvCarry, init_env_carry
+from jaxmeta.learners.hierarchical.call_and_return import (
+    call_and_return_step,
+    option_carry_init,
+)
 from jaxmeta.nets.mlp import MLP
 from jaxmeta.validation import NONNEGATIVE, POSITIVE, Domain
 
@@ -287,3 +291,29 @@ class OptionCriticNet(OnPolicyLearner):
         option = epsilon_greedy(key_option, q, state.epsilon)
         logits = _policy_of(logits, option)
         return jax.random.categorical(key_action, logits).astype(jnp.int32)
+
+    def policy_init(self, state: OptionCriticNetState, obs):
+        """No option running before the first step of episodes `obs`."""
+        del state
+        return option_carry_init(obs.shape[0])
+
+    def policy_step(self, key, state: OptionCriticNetState, carry, obs,
+                    deterministic=False):  # fmt: skip
+        """`(actions [N], carry)` by call-and-return execution (`act`'s
+        option and action choices, the options' own terminations)."""
+        obs = jnp.reshape(obs, (obs.shape[0], -1)).astype(jnp.float32)
+        q, logits, term = self._net().apply(state.params["net"], obs)
+
+        def pick(key):
+            if deterministic:
+                return jnp.argmax(q, -1)
+            return epsilon_greedy(key, q, state.epsilon)
+
+        def act_of(key, option):
+            chosen = _policy_of(logits, option)
+            if deterministic:
+                return jnp.argmax(chosen, -1).astype(jnp.int32)
+            return jax.random.categorical(key, chosen).astype(jnp.int32)
+
+        beta_of = lambda option: jax.nn.sigmoid(_at(term, option))  # noqa: E731
+        return call_and_return_step(key, carry, beta_of, pick, act_of)
