@@ -13,8 +13,10 @@ from jaxmeta.learners import make_learner, train
 from jaxmeta.learners.hierarchical.feudal import FeUdal
 from jaxmeta.learners.hierarchical.feudal_net import (
     FeudalNet,
+    cosine,
     intrinsic_reward,
     transitions,
+    unit,
     zero_feudal_memory,
 )
 
@@ -22,6 +24,31 @@ from jaxmeta.learners.hierarchical.feudal_net import (
 def _cos(a, b):
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     return 0.0 if na * nb == 0 else float(a @ b / (na * nb))
+
+
+def test_cosine_and_goal_normalisation_have_finite_gradients_at_zero():
+    # A dead ReLU latent s = 0 fed to a fresh manager core gives g_hat = 0
+    # exactly; jnp.linalg.norm's gradient there is NaN and was the whole
+    # update's (a 5x7 KeyDoor, goal_dim 4, seed 1 failed at update 0).
+    a = jnp.array([[0.3, -0.4], [0.0, 0.0]])
+    for fn in (lambda x: cosine(a, unit(x)).sum(), lambda x: cosine(x, a).sum()):
+        grad = jax.grad(fn)(jnp.zeros((2, 2)))
+        assert np.all(np.isfinite(grad))
+    np.testing.assert_allclose(cosine(a, unit(jnp.array([[0.6, -0.8]] * 2))),
+                               [1.0, 0.0], atol=1e-6)  # fmt: skip
+    np.testing.assert_array_equal(unit(jnp.zeros((1, 3))), 0.0)
+
+
+@pytest.mark.long
+def test_a_dead_latent_does_not_fail_the_first_update():
+    env, env_params = make("KeyDoor-v0", height=5, width=7)
+    learner = make_learner("feudal", env, num_envs=4, num_steps=10, hidden=(16,),
+                           worker_hidden=16, goal_dim=4, horizon=3,
+                           radius=2)  # fmt: skip
+    _, metrics = jax.jit(train, static_argnums=(0, 4))(
+        learner, jax.random.key(1), learner.default_hparams(), env_params, 3
+    )
+    assert not np.any(metrics["train/failure"])
 
 
 def test_intrinsic_reward_is_the_papers_mean_cosine():

@@ -25,10 +25,21 @@ import jax.numpy as jnp
 from jaxmeta.nets.mlp import MLP
 
 
+def safe_norm(x, eps: float = 1e-8):
+    """max(||x||, eps) `[...]` over the last axis, with a finite gradient at
+    x = 0 (jnp.linalg.norm's is NaN there: a dead ReLU latent and a fresh
+    LSTM core give exact zeros)."""
+    return jnp.sqrt(jnp.maximum(jnp.sum(x * x, -1), eps * eps))
+
+
+def unit(x, eps: float = 1e-8):
+    """x / max(||x||, eps) over the last axis (0 stays 0)."""
+    return x / safe_norm(x, eps)[..., None]
+
+
 def cosine(a, b, eps: float = 1e-8):
     """d_cos(a, b) `[...]` over the last axis; 0 where either is zero."""
-    norms = jnp.linalg.norm(a, axis=-1) * jnp.linalg.norm(b, axis=-1)
-    return jnp.sum(a * b, -1) / jnp.maximum(norms, eps)
+    return jnp.sum(a * b, -1) / (safe_norm(a, eps) * safe_norm(b, eps))
 
 
 def zero_feudal_memory(batch, radius, goal_dim, worker_hidden, horizon) -> dict:
@@ -98,7 +109,7 @@ class FeudalNet(nn.Module):
             jnp.where(which > 0, new_c[:, None], cores_c),
             jnp.where(which > 0, new_h[:, None], cores_h),
         )
-        g = g_hat / jnp.maximum(jnp.linalg.norm(g_hat, axis=-1, keepdims=True), 1e-8)
+        g = unit(g_hat)
         worker_carry, u = self.worker(memory["worker"], z)
         pooled = jax.lax.stop_gradient(g + jnp.sum(memory["goals"], 1))
         w = self.phi(pooled)  # [N, k]
