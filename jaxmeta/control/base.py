@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxmeta.learners.common.evaluate import policy_init, policy_step
+from jaxmeta.learners.common.evaluate import act_init, act_step
 from jaxmeta.types import Key, Metrics
 
 # The controller's key is folded from the update's key, so the learner sees
@@ -179,10 +179,10 @@ class Controlled:
     def act(self, key, state: ControlledState, obs, deterministic: bool = False):
         return self.learner.act(key, state.learner, obs, deterministic)
 
-    def policy_init(self, state: ControlledState, obs):
+    def act_init(self, state: ControlledState, obs):
         """The inner learner's policy carry (learners/common/evaluate.py)."""
-        return policy_init(self.learner, state.learner, obs)
+        return act_init(self.learner, state.learner, obs)
 
-    def policy_step(self, key, state: ControlledState, carry, obs, deterministic=False):
+    def act_step(self, key, state: ControlledState, carry, obs, deterministic=False):
         """The inner learner's policy step: `(actions, carry)`."""
-        return policy_step(self.learner, key, state.learner, carry, obs, deterministic)
+        return act_step(self.learner, key, state.learner, carry, obs, deterministic)

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jaxmeta.learners.common.evaluate import policy_init, policy_step
+from jaxmeta.learners.common.evaluate import act_init, act_step
 from jaxmeta.search.space import SearchSpace
 
 
@@ -300,14 +300,14 @@ class PBTLearner:
         """The actions of `chosen_member`."""
         return self.learner.act(key, self._chosen(state), obs, deterministic)
 
-    def policy_init(self, state: PBTLearnerState, obs):
+    def act_init(self, state: PBTLearnerState, obs):
         """`chosen_member`'s policy carry (learners/common/evaluate.py)."""
-        return policy_init(self.learner, self._chosen(state), obs)
+        return act_init(self.learner, self._chosen(state), obs)
 
-    def policy_step(self, key, state: PBTLearnerState, carry, obs, deterministic=False):
+    def act_step(self, key, state: PBTLearnerState, carry, obs, deterministic=False):
         """`chosen_member`'s policy step: `(actions, carry)`."""
         member = self._chosen(state)
-        return policy_step(self.learner, key, member, carry, obs, deterministic)
+        return act_step(self.learner, key, member, carry, obs, deterministic)
 
     def _chosen(self, state: PBTLearnerState):
         best = self.chosen_member(state)

@@ -139,16 +139,16 @@ class LSTMA2C:
 
     def act(self, key, state: RecurrentState, obs, deterministic: bool = False):
         """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes
-        (later steps: `policy_step`)."""
-        memory = self.policy_init(state, obs)
-        return self.policy_step(key, state, memory, obs, deterministic)[0]
+        (later steps: `act_step`)."""
+        memory = self.act_init(state, obs)
+        return self.act_step(key, state, memory, obs, deterministic)[0]
 
-    def policy_init(self, state: RecurrentState, obs):
+    def act_init(self, state: RecurrentState, obs):
         """The memory of fresh episodes `obs: [N, obs_dim]` (zeros)."""
         del state
         return zero_memory(self.cell, self.hidden, obs.shape[0])
 
-    def policy_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
+    def act_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
         """`(actions [N], memory)`: one step of the recurrent policy on `obs:
         [N, obs_dim]` from the memory of the step before."""
         memory, logits, _ = self.network().apply(state.params, memory, obs)

@@ -7,7 +7,7 @@ a flat learner: its `act`)."""
 import jax
 import jax.numpy as jnp
 
-from jaxmeta.learners.common.evaluate import policy_init, policy_step
+from jaxmeta.learners.common.evaluate import act_init, act_step
 
 
 def greedy_final(learner, key, state, env_params, episodes: int, steps: int):
@@ -25,13 +25,13 @@ def greedy_final(learner, key, state, env_params, episodes: int, steps: int):
 
     def step(carry, key):
         obs, env_state, policy = carry
-        action, policy = policy_step(learner, key, state, policy, obs, True)
+        action, policy = act_step(learner, key, state, policy, obs, True)
         next_obs, env_state, *_, info = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
             jax.random.split(key, episodes), env_state, action, env_params
         )
         next_obs = next_obs.reshape(episodes, -1).astype(jnp.float32)
         return (next_obs, env_state, policy), (info["success"], info["distance"])
 
-    carry = (obs, env_state, policy_init(learner, state, obs))
+    carry = (obs, env_state, act_init(learner, state, obs))
     _, (success, distance) = jax.lax.scan(step, carry, jax.random.split(key_run, steps))
     return success[-1], distance[-1]

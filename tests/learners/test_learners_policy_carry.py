@@ -9,7 +9,7 @@ import numpy as np
 
 from jaxmeta.envs import make
 from jaxmeta.learners import make_learner
-from jaxmeta.learners.common.evaluate import evaluate, policy_init, policy_step
+from jaxmeta.learners.common.evaluate import act_init, act_step, evaluate
 from jaxmeta.learners.hierarchical import hiro_parts
 from jaxmeta.learners.hierarchical.hdqn import HDQN
 from jaxmeta.learners.hierarchical.hiro import HIRO
@@ -42,8 +42,8 @@ def test_recurrent_evaluation_carries_the_memory_the_network_returns():
             jax.random.split(key_reset, 3), KEY_DOOR_PARAMS
         )
         obs = obs.reshape(3, -1).astype(jnp.float32)
-        memory = policy_init(learner, state, obs)
-        action, carried = policy_step(learner, K, state, memory, obs, True)
+        memory = act_init(learner, state, obs)
+        action, carried = act_step(learner, K, state, memory, obs, True)
         out = learner.network().apply(state.params, memory, obs)
         expected_memory, logits = out[0], out[1]
         logits = logits["logits"] if isinstance(logits, dict) else logits
@@ -65,8 +65,8 @@ def test_hiro_keeps_its_goal_target_for_c_steps_then_asks_the_manager():
                    goal_every=3, goal_dims=(0, 1))  # fmt: skip
     state = _init(learner, maze_params)
     obs = jnp.array([[0.5, 0.5], [2.0, 0.3]], jnp.float32)
-    carry = policy_init(learner, state, obs)
-    step = jax.jit(lambda c, o: policy_step(learner, K, state, c, o, True))
+    carry = act_init(learner, state, obs)
+    step = jax.jit(lambda c, o: act_step(learner, K, state, c, o, True))
     for t in range(7):
         action, new = step(carry, obs)
         if t % 3 == 0:  # the manager's deterministic goal
@@ -93,16 +93,16 @@ def test_hdqn_keeps_its_subgoal_until_the_state_is_reached():
                    hidden=(8,))  # fmt: skip
     state = _init(learner, chain_params)
     hot = lambda i: jax.nn.one_hot(jnp.array([i]), 6)  # noqa: E731
-    first = policy_init(learner, state, hot(1))
-    _, (goal, choose) = policy_step(learner, K, state, first, hot(1), True)
+    first = act_init(learner, state, hot(1))
+    _, (goal, choose) = act_step(learner, K, state, first, hot(1), True)
     np.testing.assert_array_equal(goal, learner.choose_goal(K, state, hot(1), True))
     assert not bool(choose[0])
     target = learner.subgoals[int(goal[0])]
     elsewhere = next(s for s in range(6) if s != target)
-    _, (kept, _) = policy_step(learner, K, state, (goal, choose), hot(elsewhere),
+    _, (kept, _) = act_step(learner, K, state, (goal, choose), hot(elsewhere),
                                True)  # fmt: skip
     np.testing.assert_array_equal(kept, goal)  # not reached: the same subgoal
-    _, (fresh, _) = policy_step(learner, K, state, (goal, choose), hot(target),
+    _, (fresh, _) = act_step(learner, K, state, (goal, choose), hot(target),
                                 True)  # fmt: skip
     np.testing.assert_array_equal(
         fresh, learner.choose_goal(K, state, hot(target), True)
@@ -114,8 +114,8 @@ def test_a_learner_without_a_carry_is_its_act():
     learner = PPO(cartpole, num_envs=2, num_steps=4, num_minibatches=1)
     state = _init(learner, params)
     obs = jnp.zeros((3, 4))
-    assert policy_init(learner, state, obs) == ()
-    action, carry = policy_step(learner, jax.random.key(0), state, (), obs, True)
+    assert act_init(learner, state, obs) == ()
+    action, carry = act_step(learner, jax.random.key(0), state, (), obs, True)
     assert carry == ()
     np.testing.assert_array_equal(
         action, learner.act(jax.random.key(0), state, obs, True)
@@ -134,9 +134,9 @@ def test_pbt_runs_its_chosen_members_carry():
     obs = jnp.ones((3, KEY_DOOR.observation_space(KEY_DOOR_PARAMS).shape[0]))
     member = jax.tree_util.tree_map(lambda x: x[pbt.chosen_member(state)],
                                     state.members)  # fmt: skip
-    carry = policy_init(pbt, state, obs)
-    action, carry = policy_step(pbt, K, state, carry, obs, True)
-    expected, memory = policy_step(inner, K, member, policy_init(inner, member, obs),
+    carry = act_init(pbt, state, obs)
+    action, carry = act_step(pbt, K, state, carry, obs, True)
+    expected, memory = act_step(inner, K, member, act_init(inner, member, obs),
                                    obs, True)  # fmt: skip
     np.testing.assert_array_equal(action, expected)
     leaves = jax.tree_util.tree_leaves
@@ -158,16 +158,40 @@ def _option_critic_with(term_logit):
 
 def test_option_critic_runs_options_until_they_terminate():
     step = jax.jit(
-        lambda learner, state, carry, obs: policy_step(
+        lambda learner, state, carry, obs: act_step(
             learner, K, state, carry, obs, True
         ),
         static_argnums=0,
     )
     for term_logit, second in ((-30.0, 2), (30.0, 0)):
         learner, state = _option_critic_with(term_logit)
-        carry = policy_init(learner, state, jnp.zeros(1, jnp.int32))
+        carry = act_init(learner, state, jnp.zeros(1, jnp.int32))
         _, carry = step(learner, state, carry, jnp.array([0]))
         assert int(carry[0][0]) == 2  # the greedy option in state 0
         _, carry = step(learner, state, carry, jnp.array([1]))
         # beta ~ 0: option 2 runs on; beta ~ 1: it ends, state 1's greedy one.
         assert int(carry[0][0]) == second, term_logit
+
+
+def test_every_registered_carry_has_the_protocols_signature():
+    # act_init / act_step are looked up by name: another method of that name
+    # (TRPO's and MAML's `policy_step` are policy updates) would be called
+    # with the wrong arguments by `evaluate`.
+    import inspect
+
+    from jaxmeta.learners.registry import LEARNERS
+
+    carrying = set()
+    for name, cls in LEARNERS.items():
+        has = [hasattr(cls, method) for method in ("act_init", "act_step")]
+        assert has[0] == has[1], name
+        if has[0]:
+            carrying.add(name)
+            init = list(inspect.signature(cls.act_init).parameters)
+            step = list(inspect.signature(cls.act_step).parameters)
+            assert init == ["self", "state", "obs"], (name, init)
+            # (key, state, carry, obs, deterministic): the carry's name varies.
+            assert len(step) == 6 and step[:3] == ["self", "key", "state"], name
+            assert step[4:] == ["obs", "deterministic"], (name, step)
+    assert carrying == {"lstm_a2c", "feudal", "hiro", "hdqn", "option_critic",
+                        "option_critic_net"}  # fmt: skip

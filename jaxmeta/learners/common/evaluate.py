@@ -2,8 +2,8 @@
 and the policy-carry protocol it runs a learner's policy with.
 
 A learner whose policy keeps something across an episode's steps (an LSTM's
-memory, a manager's goal) defines `policy_init(state, obs) -> carry` and
-`policy_step(key, state, carry, obs, deterministic) -> (action, carry)`; its
+memory, a manager's goal) defines `act_init(state, obs) -> carry` and
+`act_step(key, state, carry, obs, deterministic) -> (action, carry)`; its
 `act` alone (the learner contract, no carry) acts as at an episode's first
 step. Every other learner's policy is its `act`.
 """
@@ -12,18 +12,18 @@ import jax
 import jax.numpy as jnp
 
 
-def policy_init(learner, state, obs):
+def act_init(learner, state, obs):
     """The carry of `learner`'s policy at the first step of the episodes
-    `obs: [N, obs_dim]` (its `policy_init`), or () if it keeps none."""
-    init = getattr(learner, "policy_init", None)
+    `obs: [N, obs_dim]` (its `act_init`), or () if it keeps none."""
+    init = getattr(learner, "act_init", None)
     return () if init is None else init(state, obs)
 
 
-def policy_step(learner, key, state, carry, obs, deterministic: bool = False):
+def act_step(learner, key, state, carry, obs, deterministic: bool = False):
     """One step of `learner`'s policy: `(actions [N, ...], carry)` for `obs:
-    [N, obs_dim]` and the carry of the step before (`policy_init`'s at the
-    first); `act` for learners without `policy_step`."""
-    step = getattr(learner, "policy_step", None)
+    [N, obs_dim]` and the carry of the step before (`act_init`'s at the
+    first); `act` for learners without `act_step`."""
+    step = getattr(learner, "act_step", None)
     if step is None:
         return learner.act(key, state, obs, deterministic), carry
     return step(key, state, carry, obs, deterministic)
@@ -39,7 +39,7 @@ def evaluate(
     deterministic: bool = False,
 ):
     """Run `num_episodes` episodes in parallel with the learner's policy
-    (`policy_step`: sampled actions, or greedy ones when `deterministic`).
+    (`act_step`: sampled actions, or greedy ones when `deterministic`).
 
     Each episode counts rewards until its first termination or truncation, or
     `max_steps`. Returns `(returns, lengths)`, each `[num_episodes]`.
@@ -55,7 +55,7 @@ def evaluate(
     def step(carry, key):
         obs, env_state, policy, alive, total, length = carry
         key_act, key_env = jax.random.split(key)
-        action, policy = policy_step(
+        action, policy = act_step(
             learner, key_act, state, policy, flat_obs(obs), deterministic
         )
         obs, env_state, reward, terminated, truncated, _ = jax.vmap(
@@ -69,7 +69,7 @@ def evaluate(
     init = (
         obs,
         env_state,
-        policy_init(learner, state, flat_obs(obs)),
+        act_init(learner, state, flat_obs(obs)),
         jnp.ones(num_episodes, bool),
         jnp.zeros(num_episodes),
         jnp.zeros(num_episodes, jnp.int32),

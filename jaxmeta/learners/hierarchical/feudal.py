@@ -160,17 +160,17 @@ class FeUdal:
 
     def act(self, key, state: RecurrentState, obs, deterministic: bool = False):
         """Actions `[N]` for `obs: [N, obs_dim]` at the start of fresh episodes
-        (later steps: `policy_step`)."""
-        memory = self.policy_init(state, obs)
-        return self.policy_step(key, state, memory, obs, deterministic)[0]
+        (later steps: `act_step`)."""
+        memory = self.act_init(state, obs)
+        return self.act_step(key, state, memory, obs, deterministic)[0]
 
-    def policy_init(self, state: RecurrentState, obs):
+    def act_init(self, state: RecurrentState, obs):
         """The manager's and worker's memory of fresh episodes `obs: [N,
         obs_dim]`."""
         del state
         return self.initial_memory(obs.shape[0])
 
-    def policy_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
+    def act_step(self, key, state: RecurrentState, memory, obs, deterministic=False):
         """`(actions [N], memory)`: one step of the worker's policy under the
         manager's goals, both LSTMs carried from the step before."""
         memory, out = self.network().apply(state.params, memory, obs)

@@ -255,20 +255,20 @@ class HDQN(ReplayLearnerConfig):
 
     def act(self, key, state: HDQNState, obs, deterministic: bool = False):
         """Actions `[N]` for `obs: [N, ...]` at an episode's first step: a
-        fresh subgoal (later steps: `policy_step`, which keeps it until it
+        fresh subgoal (later steps: `act_step`, which keeps it until it
         is reached)."""
         key_goal, key_act = jax.random.split(key)
         goal = self.choose_goal(key_goal, state, obs, deterministic)
         return self.act_for_goal(key_act, state, obs, goal, deterministic)
 
-    def policy_init(self, state: HDQNState, obs):
+    def act_init(self, state: HDQNState, obs):
         """`(subgoal [N], choose [N] bool)` before the first step of
         episodes `obs: [N, ...]` (a subgoal is chosen at step 0)."""
         del state
         num = obs.shape[0]
         return jnp.zeros(num, jnp.int32), jnp.ones(num, bool)
 
-    def policy_step(self, key, state: HDQNState, carry, obs, deterministic=False):
+    def act_step(self, key, state: HDQNState, carry, obs, deterministic=False):
         """`(actions [N], carry)`: the controller acts for its subgoal until
         the state is the subgoal's; then (and first) the meta-controller
         picks the next one."""

@@ -218,20 +218,20 @@ class HIRO(ReplayLearnerConfig):
 
     def act(self, key, state: HIROState, obs, deterministic: bool = False):
         """Env actions `[N, ...]` for `obs: [N, obs_dim]` at an episode's
-        first step: a fresh goal (later steps: `policy_step`, which keeps
+        first step: a fresh goal (later steps: `act_step`, which keeps
         the goal for c steps)."""
         key_goal, key_act = jax.random.split(key)
         goal = self.choose_goal(key_goal, state, obs, deterministic)
         return self.act_for_goal(key_act, state, obs, goal, deterministic)
 
-    def policy_init(self, state: HIROState, obs):
+    def act_init(self, state: HIROState, obs):
         """`(previous obs, goal, step)` before the first step of episodes
         `obs: [N, obs_dim]` (the goal is chosen at step 0)."""
         del state
         goal = jnp.zeros((obs.shape[0], self.goal_dim), jnp.float32)
         return obs, goal, jnp.asarray(0, jnp.int32)
 
-    def policy_step(self, key, state: HIROState, carry, obs, deterministic=False):
+    def act_step(self, key, state: HIROState, carry, obs, deterministic=False):
         """`(actions [N, ...], carry)`: the manager's goal every c steps, the
         goal transition h(s, g, s') between, the worker's action for it."""
         previous, goal, t = carry

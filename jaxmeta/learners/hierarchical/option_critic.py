@@ -257,12 +257,12 @@ class OptionCritic(TabularLearner):
         word = jax.random.bits(key_action, (s.shape[0],), jnp.uint32)
         return sample_softmax(word, tables["logits"][s, option])
 
-    def policy_init(self, state: TabularState, obs):
+    def act_init(self, state: TabularState, obs):
         """No option running before the first step of episodes `obs: [N]`."""
         del state
         return option_carry_init(obs.shape[0])
 
-    def policy_step(self, key, state: TabularState, carry, obs, deterministic=False):
+    def act_step(self, key, state: TabularState, carry, obs, deterministic=False):
         """`(actions [N], carry)` by call-and-return execution (`act`'s
         option and action choices, the options' own terminations)."""
         s = state_index(obs)

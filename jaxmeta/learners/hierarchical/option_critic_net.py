@@ -292,12 +292,12 @@ class OptionCriticNet(OnPolicyLearner):
         logits = _policy_of(logits, option)
         return jax.random.categorical(key_action, logits).astype(jnp.int32)
 
-    def policy_init(self, state: OptionCriticNetState, obs):
+    def act_init(self, state: OptionCriticNetState, obs):
         """No option running before the first step of episodes `obs`."""
         del state
         return option_carry_init(obs.shape[0])
 
-    def policy_step(self, key, state: OptionCriticNetState, carry, obs,
+    def act_step(self, key, state: OptionCriticNetState, carry, obs,
                     deterministic=False):  # fmt: skip
         """`(actions [N], carry)` by call-and-return execution (`act`'s
         option and action choices, the options' own terminations)."""
