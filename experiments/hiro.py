@@ -7,7 +7,9 @@ seeds per method, vmapped.
     python experiments/hiro.py --full     # 10 seeds, 1M steps, a slower point
     python experiments/hiro.py --fixed-goal   # quick, the far goal in training
     python experiments/hiro.py --slow     # a slower point, 480k env steps
-    jaxmeta run hiro / hiro-full / hiro-fixed-goal / hiro-slow   # the same
+    python experiments/hiro.py --fixed-goal-long   # the far goal, 480k, 10 seeds
+    jaxmeta run hiro / hiro-full / hiro-fixed-goal / hiro-slow /
+        hiro-fixed-goal-long                       # the same
 
 Writes runs/hiro-N/: table.md, results.csv, curves.csv, hiro_umaze.png.
 docs/hierarchical.md discusses the results.
@@ -32,6 +34,13 @@ def fixed_goal() -> dict:
     episode too, not in the observation (the deceptive task alone: no
     curriculum of nearer goals)."""
     return {**quick(), "name": "hiro-fixed-goal", "env": "PointUMaze-v0"}
+
+
+def fixed_goal_long() -> dict:
+    """As `fixed_goal` with 4x the updates (480k env steps per agent) and
+    10 seeds: long enough for a hierarchy to leave the dead end."""
+    return {**fixed_goal(), "name": "hiro-fixed-goal-long", "updates": 12000,
+            "seeds": 10}  # fmt: skip
 
 
 def slow() -> dict:
@@ -66,6 +75,7 @@ if __name__ == "__main__":
     name = "hiro-full" if "--full" in args else "hiro"
     name = "hiro-fixed-goal" if "--fixed-goal" in args else name
     name = "hiro-slow" if "--slow" in args else name
-    flags = ("--full", "--quick", "--fixed-goal", "--slow")
+    name = "hiro-fixed-goal-long" if "--fixed-goal-long" in args else name
+    flags = ("--full", "--quick", "--fixed-goal", "--slow", "--fixed-goal-long")
     args = [a for a in args if a not in flags]
     sys.exit(main(["run", name, *args]))

@@ -234,6 +234,11 @@ EXPERIMENTS = {
         experiments_file("hiro", "fixed_goal"),
         "hiro's quick mode with the far goal in training too (no curriculum)",
     ),
+    "hiro-fixed-goal-long": (
+        "hiro",
+        experiments_file("hiro", "fixed_goal_long"),
+        "hiro-fixed-goal with 480k env steps and 10 seeds",
+    ),
     "hiro-slow": (
         "hiro",
         experiments_file("hiro", "slow"),

@@ -62,14 +62,16 @@ def test_resume_equals_uninterrupted(finished, tmp_path):
 
 
 def test_named_experiments_build():
-    for name in ("hiro", "hiro-full", "hiro-fixed-goal", "hiro-slow"):
+    names = ("hiro", "hiro-full", "hiro-fixed-goal", "hiro-fixed-goal-long",
+             "hiro-slow")  # fmt: skip
+    for name in names:
         kind, config = get_experiment(name)
         assert kind == "hiro"
         experiment, _ = build(kind, config)
         assert experiment.learners["hiro"].goal_dims == (0, 1)
         assert not experiment.learners["hiro-no-correction"].off_policy_correction
         assert not bool(experiment.eval_params.random_goal)
-        assert bool(experiment.env_params.random_goal) == (name != "hiro-fixed-goal")
+        assert bool(experiment.env_params.random_goal) == ("fixed" not in name)
 
 
 @pytest.mark.parametrize(
