@@ -195,3 +195,25 @@ def test_every_registered_carry_has_the_protocols_signature():
             assert step[4:] == ["obs", "deterministic"], (name, step)
     assert carrying == {"lstm_a2c", "feudal", "hiro", "hdqn", "option_critic",
                         "option_critic_net"}  # fmt: skip
+
+
+def test_option_critic_net_runs_options_until_they_terminate():
+    cartpole, params = make("CartPole-v1")
+    learner = make_learner("option_critic_net", cartpole, num_envs=2, num_steps=4,
+                           hidden=(8,), num_options=3)  # fmt: skip
+    state = _init(learner, params)
+    obs = jax.random.normal(jax.random.key(3), (4, 4))
+    q, _, _ = learner._net().apply(state.params["net"], obs)
+    greedy = jnp.argmax(q, -1)
+    running = (greedy + 1) % 3  # an option the policy over options would not pick
+    for bias, expected in ((-30.0, running), (30.0, greedy)):
+        net = jax.tree_util.tree_map(lambda x: x, state.params["net"])
+        term = net["params"]["Dense_2"]  # the termination head
+        net["params"]["Dense_2"] = {
+            "kernel": jnp.zeros_like(term["kernel"]),
+            "bias": jnp.full_like(term["bias"], bias),
+        }
+        held = state.replace(params={**state.params, "net": net})
+        carry = (running.astype(jnp.int32), jnp.zeros(4, bool))
+        _, (option, _) = act_step(learner, K, held, carry, obs, True)
+        np.testing.assert_array_equal(option, expected)
