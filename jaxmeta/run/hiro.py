@@ -39,9 +39,6 @@ SHARED = ("num_envs", "num_steps", "gradient_steps", "buffer_capacity",
           "batch_size", "learning_starts", "hidden", "activation",
           "policy_delay")  # fmt: skip
 METHODS = ("hiro", "hiro-no-correction", "flat-td3")
-# HIRO's relabelling: the fractions of sampled manager goals whose best
-# candidate was the original goal / the achieved change s_{t+c} - s_t.
-RELABEL_METRICS = ("train/relabel_original", "train/relabel_achieved")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,5 +178,5 @@ class HIROExperiment(driver.ReportedBy):
         upc = self.updates_per_chunk
         return train_methods(
             state, self.learners, self._env_params, chunk * upc, upc,
-            self.config.seeds, evaluate, RELABEL_METRICS,
+            self.config.seeds, evaluate, tuple(report_mod.RELABEL_COLUMNS.values()),
         )  # fmt: skip

@@ -22,12 +22,15 @@ PAPER = {"hiro": "0.99 ± 0.01 (AntMaze)", "hiro-no-correction": "lower (Fig. 4)
          "flat-td3": "about 0 (their flat baseline)"}  # fmt: skip
 
 
+# curves.csv column -> HIRO's metric: the fractions of sampled manager goals
+# whose best candidate was the original goal / the achieved change.
 RELABEL_COLUMNS = {"relabel_original": "train/relabel_original",
                    "relabel_achieved": "train/relabel_achieved"}  # fmt: skip
 
 
 def empty_host(experiment) -> dict:
-    """Per method: the chunks' success rates, distances, returns, per seed."""
+    """Per method: the chunks' success rates, distances, returns and
+    fractions of goals kept, per seed."""
     return {
         "methods": {
             m: {"success": [], "distance": [], "returns": [], "kept": [], "failed": []}

@@ -50,6 +50,10 @@ from jaxmeta.learners.common.replay import (
     replay_init,
 )
 from jaxmeta.learners.common.rollout import EnvCarry, init_env_carry
+from jaxmeta.learners.hierarchical.call_and_return import (
+    call_and_return_step,
+    option_carry_init,
+)
 from jaxmeta.learners.hierarchical.hdqn_parts import (
     ADAM_EPS,
     epsilons,
@@ -265,21 +269,20 @@ class HDQN(ReplayLearnerConfig):
         """`(subgoal [N], choose [N] bool)` before the first step of
         episodes `obs: [N, ...]` (a subgoal is chosen at step 0)."""
         del state
-        num = obs.shape[0]
-        return jnp.zeros(num, jnp.int32), jnp.ones(num, bool)
+        return option_carry_init(obs.shape[0])
 
     def act_step(self, key, state: HDQNState, carry, obs, deterministic=False):
         """`(actions [N], carry)`: the controller acts for its subgoal until
         the state is the subgoal's; then (and first) the meta-controller
-        picks the next one."""
-        goal, choose = carry
-        key_goal, key_act = jax.random.split(key)
+        picks the next one (call-and-return)."""
         here = jnp.argmax(self.one_hot(obs), -1)
-        choose = choose | (here == jnp.asarray(self.subgoals, jnp.int32)[goal])
-        fresh = self.choose_goal(key_goal, state, obs, deterministic)
-        goal = jnp.where(choose, fresh, goal)
-        action = self.act_for_goal(key_act, state, obs, goal, deterministic)
-        return action, (goal, jnp.zeros_like(choose))
+        targets = jnp.asarray(self.subgoals, jnp.int32)
+        return call_and_return_step(
+            key, carry,
+            lambda _, goal: here == targets[goal],
+            lambda key: self.choose_goal(key, state, obs, deterministic),
+            lambda key, goal: self.act_for_goal(key, state, obs, goal, deterministic),
+        )  # fmt: skip
 
     def update(self, key, state: HDQNState, hparams: HDQNHParams, env_params):
         """One rollout of `num_envs x num_steps` with subgoals into D1 and

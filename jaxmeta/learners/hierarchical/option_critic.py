@@ -63,6 +63,7 @@ from jaxmeta.learners.common.tabular_learner import (
 from jaxmeta.learners.hierarchical.call_and_return import (
     call_and_return_step,
     option_carry_init,
+    terminates,
 )
 from jaxmeta.validation import NONNEGATIVE, POSITIVE
 
@@ -283,7 +284,7 @@ class OptionCritic(TabularLearner):
                                   logits)  # fmt: skip
 
         beta_of = lambda option: jax.nn.sigmoid(tables["term"][s, option])  # noqa: E731
-        return call_and_return_step(key, carry, beta_of, pick, act_of)
+        return call_and_return_step(key, carry, terminates(beta_of), pick, act_of)
 
     def termination_probabilities(self, state: TabularState):
         """beta_w(s) of every state and option: [S, O] float32."""

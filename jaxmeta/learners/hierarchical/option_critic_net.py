@@ -44,6 +44,7 @@ from jaxmeta.learners.common.rollout import EnvCarry, init_env_carry
 from jaxmeta.learners.hierarchical.call_and_return import (
     call_and_return_step,
     option_carry_init,
+    terminates,
 )
 from jaxmeta.nets.mlp import MLP
 from jaxmeta.validation import NONNEGATIVE, POSITIVE, Domain
@@ -316,4 +317,4 @@ class OptionCriticNet(OnPolicyLearner):
             return jax.random.categorical(key, chosen).astype(jnp.int32)
 
         beta_of = lambda option: jax.nn.sigmoid(_at(term, option))  # noqa: E731
-        return call_and_return_step(key, carry, beta_of, pick, act_of)
+        return call_and_return_step(key, carry, terminates(beta_of), pick, act_of)
