@@ -2,7 +2,7 @@
 agents each, agent i with the same key in every method) share on the
 driver: starting every method's agents, and a chunk of training followed
 by each method's own evaluation (maxq, hdqn, hiro), and checking their
-`methods` tables (maxq, hdqn)."""
+`methods` tables (maxq, hdqn, option-critic)."""
 
 import time
 
@@ -65,11 +65,12 @@ def train_methods(state, learners: dict, env_params: dict, first_update, updates
 
 def checked_method_tables(methods, fields, learners, fixed: set, why: str) -> tuple:
     """A comparison config's `methods` tables, checked before anything
-    compiles: each a table of `fields` with a "name" (a run name, distinct)
-    and a "learner" (one of `learners`) whose learner_config sets none of
-    `fixed` (`why` says why in the error). Returns the tables with empty
+    compiles: a non-empty list of tables of `fields`, each with a "name" (a
+    run name, distinct) and a "learner" (one of `learners`), whose
+    learner_config and hparams are tables and whose learner_config sets none
+    of `fixed` (`why` says why in the error). Returns the tables with empty
     learner_config and hparams filled in."""
-    if not methods:
+    if not isinstance(methods, (list, tuple)) or not methods:
         raise ValueError("methods must hold at least one table")
     checked = []
     for i, method in enumerate(methods):
@@ -82,6 +83,10 @@ def checked_method_tables(methods, fields, learners, fixed: set, why: str) -> tu
                 raise ValueError(f"{where} needs {field}")
         check_names(f"{where}.learner", [method["learner"]], learners)
         check_run_name(method["name"])
+        for table in ("learner_config", "hparams"):
+            value = method.get(table, {})
+            if not isinstance(value, dict):
+                raise TypeError(f"{where}.{table} must be a table, got {value!r}")
         given = fixed & set(method.get("learner_config", {}))
         if given:
             raise ValueError(

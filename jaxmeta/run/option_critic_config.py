@@ -13,8 +13,9 @@ import dataclasses
 from jaxmeta.learners.base import check_hparams, hparams_with
 from jaxmeta.learners.registry import LEARNERS as REGISTRY
 from jaxmeta.run.config import dataclass_from_dict
+from jaxmeta.run.method_groups import checked_method_tables
 from jaxmeta.run.results import check_run_name
-from jaxmeta.validation import check_names, coerce, unknown_name
+from jaxmeta.validation import coerce, unknown_name
 
 LEARNERS = ("option_critic", "sarsa")
 METHOD_FIELDS = ("name", "learner", "learner_config", "hparams")
@@ -38,31 +39,6 @@ def _positive_int(name, value):
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def _check_method(spec, where: str) -> dict:
-    if not isinstance(spec, dict):
-        raise TypeError(f"{where} must be a table, got {spec!r}")
-    check_names(f"{where} field", spec, METHOD_FIELDS)
-    for field in ("name", "learner"):
-        if field not in spec:
-            raise ValueError(f"{where} needs {field}")
-    if spec["learner"] not in LEARNERS:
-        raise unknown_name(f"{where}.learner", spec["learner"], LEARNERS)
-    check_run_name(spec["name"])
-    config = spec.get("learner_config", {})
-    if not isinstance(config, dict):
-        raise TypeError(f"{where}.learner_config must be a table, got {config!r}")
-    fixed = {"env", "num_envs", "num_steps", "record_episodes"} & set(config)
-    if fixed:
-        raise ValueError(
-            f"{where}.learner_config may not set {sorted(fixed)}: one env a "
-            "trial, num_steps is the experiment's, episodes are recorded"
-        )
-    hparams = spec.get("hparams", {})
-    if not isinstance(hparams, dict):
-        raise TypeError(f"{where}.hparams must be a table, got {hparams!r}")
-    return {"learner_config": dict(config), "hparams": dict(hparams), **spec}
-
-
 @dataclasses.dataclass(frozen=True)
 class OptionCriticConfig:
     name: str = "option-critic"
@@ -83,14 +59,11 @@ class OptionCriticConfig:
 
     def __post_init__(self):
         check_run_name(self.name)
-        if not isinstance(self.methods, (list, tuple)) or not self.methods:
-            raise ValueError("methods must hold at least one table")
-        methods = tuple(
-            _check_method(m, f"methods[{i}]") for i, m in enumerate(self.methods)
-        )
-        names = [m["name"] for m in methods]
-        if len(set(names)) != len(names):
-            raise ValueError(f"method names must be distinct, got {names}")
+        methods = checked_method_tables(
+            self.methods, METHOD_FIELDS, LEARNERS,
+            {"env", "num_envs", "num_steps", "record_episodes"},
+            "one env a trial, num_steps is the experiment's, episodes are recorded",
+        )  # fmt: skip
         for field in ("trials", "episodes", "switch_after", "env_steps", "chunks"):
             _positive_int(field, getattr(self, field))
         for field in ("num_steps", "window", "max_steps_in_episode"):
